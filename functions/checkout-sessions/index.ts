@@ -1,0 +1,47 @@
+/** Checkout sessions: create and read (secret key); pay (publishable key, idempotent). */
+import { notFound } from '../../shared/http/errors';
+import { httpHandler } from '../../shared/http/handler';
+import { idempotent } from '../../shared/http/idempotent';
+import { parseJsonObject, sourceIp } from '../../shared/http/request';
+import { json } from '../../shared/http/response';
+import { parseWith } from '../../shared/http/validate';
+import { isSessionId } from '../../shared/ids';
+import { activeMerchant } from '../../shared/merchant-context';
+import { CreateSessionSchema, moneyCodes, PaySessionSchema } from '../../shared/payments/schemas';
+import { createSession, paySession } from '../../shared/payments/sessions';
+import { getSession, sessionObject } from '../../shared/store/ledger';
+
+export const handler = httpHandler({
+  'POST /v1/checkout-sessions': async ({ event, caller }) => {
+    const body = parseWith(CreateSessionSchema, parseJsonObject(event), { codes: moneyCodes });
+    await activeMerchant(caller.merchantId);
+    const session = await createSession(caller.merchantId, {
+      amount: body.amount,
+      currency: body.currency,
+      description: body.description ?? null,
+      external_reference_id: body.external_reference_id ?? null,
+      capture: body.capture ?? true,
+    });
+    return json(201, sessionObject(session, true));
+  },
+
+  'GET /v1/checkout-sessions/{id}': async ({ params, caller }) => {
+    const id = params.id ?? '';
+    const session = isSessionId(id) ? await getSession(caller.merchantId, id) : null;
+    if (!session) throw notFound('checkout session');
+    return json(200, sessionObject(session, true));
+  },
+
+  'POST /v1/checkout-sessions/{id}/pay': (ctx) =>
+    idempotent(ctx, async (raw, ref) => {
+      const body = parseWith(PaySessionSchema, raw, { codes: { source: 'invalid_source' } });
+      const id = ctx.params.id ?? '';
+      if (!isSessionId(id)) throw notFound('checkout session');
+      await activeMerchant(ref.merchantId);
+      return paySession(ref, id, {
+        client_secret: body.client_secret,
+        source: body.source,
+        forwardedFor: body.customer_ip ?? sourceIp(ctx.event),
+      });
+    }),
+});

@@ -1,0 +1,356 @@
+/**
+ * The local gateway: an HTTP server on 127.0.0.1 that does what the deployed REST API does. It
+ * builds API Gateway REST proxy events (the same shape, `requestContext.requestId` included),
+ * calls the REQUEST authorizer exactly as API Gateway would (identity source `Authorization`,
+ * results cached per header value, Gateway Responses for refusals), invokes the handlers from
+ * functions/ in process and writes their responses back, headers and status intact.
+ *
+ * It also answers API Gateway's control-plane call FlushStageAuthorizersCache, which the
+ * functions use to make revoked keys stop working at once, as they do against AWS.
+ */
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type {
+  APIGatewayAuthorizerResult,
+  APIGatewayProxyEvent,
+  APIGatewayProxyResult,
+  APIGatewayRequestAuthorizerEvent,
+  Context,
+} from 'aws-lambda';
+import { authorizerCacheTtlSeconds, renderGatewayBody } from '../shared/http/gateway-responses';
+import type { FunctionName } from '../shared/routes';
+import { matchRoute } from '../shared/routes';
+
+type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+type AuthorizerHandler = (
+  event: APIGatewayRequestAuthorizerEvent,
+  context: Context,
+) => Promise<APIGatewayAuthorizerResult>;
+
+export interface GatewayOptions {
+  port: number;
+  host?: string;
+  /** Loads a function's handler module; defaults to importing functions/<name>/index.ts. */
+  load?: (fn: FunctionName) => Promise<{ handler: unknown }>;
+  log?: (line: string) => void;
+  restApiId?: string;
+  stage?: string;
+  /** Mirrors API Gateway's 10 MB payload limit; bodies above it get 413. */
+  maxPayloadBytes?: number;
+}
+
+export interface Gateway {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+  /** Extra routes served before the API (the demo storefront). */
+  mount(prefix: string, handler: (req: http.IncomingMessage, res: http.ServerResponse) => void): void;
+}
+
+const ACCOUNT = '000000000000';
+const REGION = 'us-east-1';
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const host = opts.host ?? '127.0.0.1';
+  const restApiId = opts.restApiId ?? 'local';
+  const stage = opts.stage ?? 'local';
+  const log = opts.log ?? (() => {});
+  const load = opts.load ?? ((fn: FunctionName) => import(`../functions/${fn}/index.ts`));
+  const modules = new Map<FunctionName, Promise<{ handler: unknown }>>();
+  const handlerOf = async (fn: FunctionName) => {
+    let m = modules.get(fn);
+    if (!m) {
+      m = load(fn);
+      modules.set(fn, m);
+    }
+    return (await m).handler;
+  };
+  const authCache = new Map<string, { result: APIGatewayAuthorizerResult; until: number }>();
+  const mounts: [string, (req: http.IncomingMessage, res: http.ServerResponse) => void][] = [];
+
+  const server = http.createServer(async (req, res) => {
+    const started = Date.now();
+    const requestId = randomUUID();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const finish = (status: number, headers: Record<string, string>, body: string) => {
+      if (!res.headersSent) res.writeHead(status, headers);
+      res.end(body);
+      log(`${method} ${url.pathname} ${status} ${Date.now() - started}ms`);
+    };
+    try {
+      for (const [prefix, mounted] of mounts) {
+        if (url.pathname === prefix || url.pathname.startsWith(`${prefix}/`)) return mounted(req, res);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of req) {
+        size += (c as Buffer).length;
+        if (size > (opts.maxPayloadBytes ?? 10 * 1024 * 1024)) {
+          return finish(413, { 'Content-Type': 'application/json' }, JSON.stringify({ message: 'Request Too Long' }));
+        }
+        chunks.push(c as Buffer);
+      }
+      const raw = Buffer.concat(chunks);
+
+      const flush = url.pathname.match(/^\/restapis\/([^/]+)\/stages\/([^/]+)\/cache\/authorizers$/);
+      if (flush && method === 'DELETE') {
+        authCache.clear();
+        return finish(202, { 'Content-Type': 'application/json' }, '{}');
+      }
+
+      // Lambda's Invoke API, for the scheduled functions (the local scheduler and tests call it).
+      const invoke = url.pathname.match(/^\/2015-03-31\/functions\/([a-z-]+)\/invocations$/);
+      if (invoke && method === 'POST') {
+        const fn = invoke[1] as FunctionName;
+        if (fn !== 'reconciler' && fn !== 'token-refresher') {
+          return finish(
+            404,
+            { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'ResourceNotFoundException' },
+            JSON.stringify({ Type: 'User', message: `Function not found: ${fn}` }),
+          );
+        }
+        const payload = raw.length ? JSON.parse(raw.toString('utf8')) : {};
+        const handler = (await handlerOf(fn)) as (e: unknown, c: Context) => Promise<unknown>;
+        try {
+          const out = await handler(payload, lambdaContext(fn, requestId, 60_000));
+          return finish(
+            200,
+            { 'Content-Type': 'application/json', 'x-amz-executed-version': '$LATEST' },
+            JSON.stringify(out ?? null),
+          );
+        } catch (e) {
+          return finish(
+            200,
+            { 'Content-Type': 'application/json', 'X-Amz-Function-Error': 'Unhandled' },
+            JSON.stringify({ errorType: (e as Error).name, errorMessage: (e as Error).message }),
+          );
+        }
+      }
+
+      const found = matchRoute(method, url.pathname);
+      if (!found) {
+        return finish(
+          403,
+          { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' },
+          JSON.stringify({ message: 'Missing Authentication Token' }),
+        );
+      }
+      if ('methodNotAllowed' in found) {
+        return finish(
+          403,
+          { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' },
+          JSON.stringify({ message: 'Missing Authentication Token' }),
+        );
+      }
+      const { route } = found;
+      const event = buildEvent(req, url, raw, route.path, found.pathParameters, requestId, restApiId, stage);
+
+      if (route.key !== 'none') {
+        const auth = await authorize(event);
+        if (auth === 'UNAUTHORIZED' || auth === 'ACCESS_DENIED') {
+          return finish(
+            auth === 'UNAUTHORIZED' ? 401 : 403,
+            gatewayHeaders(requestId),
+            renderGatewayBody(auth, requestId),
+          );
+        }
+        event.requestContext.authorizer = { ...auth, principalId: auth.principalId };
+      }
+
+      const handler = (await handlerOf(route.fn)) as ProxyHandler;
+      const result = await handler(event, lambdaContext(route.fn, requestId));
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
+      for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = v.map(String).join(', ');
+      headers['x-amzn-RequestId'] = requestId;
+      const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : result.body;
+      if (!res.headersSent) res.writeHead(result.statusCode, headers);
+      res.end(body);
+      log(`${method} ${url.pathname} ${result.statusCode} ${Date.now() - started}ms`);
+    } catch (e) {
+      // What API Gateway answers when the integration itself fails.
+      log(`${method} ${url.pathname} 502 integration error: ${(e as Error)?.name ?? 'Error'}`);
+      finish(502, gatewayHeaders(requestId), JSON.stringify({ message: 'Internal server error' }));
+    }
+  });
+
+  async function authorize(
+    event: APIGatewayProxyEvent,
+  ): Promise<'UNAUTHORIZED' | 'ACCESS_DENIED' | { principalId: string; [k: string]: unknown }> {
+    const identity = headerValue(event.headers, 'authorization');
+    // API Gateway refuses a request without the identity source before calling the authorizer.
+    if (!identity) return 'UNAUTHORIZED';
+    const cached = authCache.get(identity);
+    let result: APIGatewayAuthorizerResult;
+    if (cached && cached.until > Date.now()) {
+      result = cached.result;
+    } else {
+      const authorizer = (await handlerOf('authorizer')) as AuthorizerHandler;
+      const methodArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${restApiId}/${stage}/${event.httpMethod}${event.resource}`;
+      const authEvent = {
+        ...event,
+        type: 'REQUEST',
+        methodArn,
+      } as unknown as APIGatewayRequestAuthorizerEvent;
+      try {
+        result = await authorizer(authEvent, lambdaContext('authorizer', event.requestContext.requestId));
+      } catch (e) {
+        if ((e as Error)?.message === 'Unauthorized') return 'UNAUTHORIZED';
+        throw e;
+      }
+      authCache.set(identity, { result, until: Date.now() + authorizerCacheTtlSeconds * 1000 });
+    }
+    const methodArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${restApiId}/${stage}/${event.httpMethod}${event.resource}`;
+    if (!policyAllows(result, methodArn)) return 'ACCESS_DENIED';
+    return { principalId: result.principalId, ...(result.context ?? {}) };
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    mount: (prefix, handler) => mounts.push([prefix, handler]),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function gatewayHeaders(requestId: string): Record<string, string> {
+  return { 'Content-Type': 'application/json', 'x-amzn-RequestId': requestId, 'Request-Id': requestId };
+}
+
+function headerValue(headers: Record<string, string | undefined> | null, name: string): string | undefined {
+  for (const [k, v] of Object.entries(headers ?? {})) if (k.toLowerCase() === name) return v;
+  return undefined;
+}
+
+/** Evaluates an IAM policy document the way API Gateway does for execute-api:Invoke. */
+function policyAllows(result: APIGatewayAuthorizerResult, methodArn: string): boolean {
+  let allowed = false;
+  for (const st of result.policyDocument?.Statement ?? []) {
+    const s = st as { Effect: string; Resource?: string | string[]; Action?: string | string[] };
+    const resources = Array.isArray(s.Resource) ? s.Resource : [s.Resource ?? ''];
+    const matches = resources.some((r) => globMatch(r, methodArn));
+    if (!matches) continue;
+    if (s.Effect === 'Deny') return false;
+    if (s.Effect === 'Allow') allowed = true;
+  }
+  return allowed;
+}
+
+function globMatch(pattern: string, value: string): boolean {
+  const re = new RegExp(`^${pattern.split('*').map(escapeRe).join('.*')}$`);
+  return re.test(value);
+}
+const escapeRe = (s: string) => s.replace(/[.+?^${}()|[\]\\/]/g, '\\$&');
+
+function buildEvent(
+  req: http.IncomingMessage,
+  url: URL,
+  raw: Buffer,
+  resource: string,
+  pathParameters: Record<string, string> | null,
+  requestId: string,
+  restApiId: string,
+  stage: string,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const k = req.rawHeaders[i]!;
+    const v = req.rawHeaders[i + 1]!;
+    headers[k] = v; // API Gateway keeps the last value in `headers`, all of them in `multiValueHeaders`.
+    multiValueHeaders[k] = [...(multiValueHeaders[k] ?? []), v];
+  }
+  const sourceIp = req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
+  headers['X-Forwarded-For'] = headers['X-Forwarded-For'] ? `${headers['X-Forwarded-For']}, ${sourceIp}` : sourceIp;
+  multiValueHeaders['X-Forwarded-For'] = [headers['X-Forwarded-For']];
+  let query: Record<string, string> | null = null;
+  let multiQuery: Record<string, string[]> | null = null;
+  for (const [k, v] of url.searchParams) {
+    query ??= {};
+    multiQuery ??= {};
+    query[k] = v;
+    multiQuery[k] = [...(multiQuery[k] ?? []), v];
+  }
+  const now = new Date();
+  const contentType = (headerValue(headers, 'content-type') ?? '').toLowerCase();
+  const textual = raw.length === 0 || /json|text|x-www-form-urlencoded|xml/.test(contentType) || contentType === '';
+  const utf8 = raw.toString('utf8');
+  // API Gateway passes text bodies as strings; bytes that are not valid UTF-8 arrive replaced.
+  const isBase64Encoded = !textual;
+  return {
+    resource,
+    path: url.pathname,
+    httpMethod: (req.method ?? 'GET').toUpperCase(),
+    headers,
+    multiValueHeaders,
+    queryStringParameters: query,
+    multiValueQueryStringParameters: multiQuery,
+    pathParameters,
+    stageVariables: null,
+    body: raw.length === 0 ? null : isBase64Encoded ? raw.toString('base64') : utf8,
+    isBase64Encoded,
+    requestContext: {
+      accountId: ACCOUNT,
+      apiId: restApiId,
+      authorizer: null,
+      domainName: headerValue(headers, 'host') ?? 'localhost',
+      domainPrefix: 'localhost',
+      extendedRequestId: requestId,
+      httpMethod: (req.method ?? 'GET').toUpperCase(),
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp,
+        user: null,
+        userAgent: headerValue(headers, 'user-agent') ?? null,
+        userArn: null,
+      },
+      path: `/${stage}${url.pathname}`,
+      protocol: `HTTP/${req.httpVersion}`,
+      requestId,
+      requestTime: now.toUTCString(),
+      requestTimeEpoch: now.getTime(),
+      resourceId: resource,
+      resourcePath: resource,
+      stage,
+    },
+  };
+}
+
+export function lambdaContext(fn: string, requestId: string, timeoutMs = 29_000): Context {
+  const deadline = Date.now() + timeoutMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: fn,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${fn}`,
+    memoryLimitInMB: '512',
+    awsRequestId: requestId,
+    logGroupName: `/aws/lambda/${fn}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}

@@ -1,0 +1,21 @@
+import { FlushStageAuthorizersCacheCommand } from '@aws-sdk/client-api-gateway';
+import { apiGatewayClient } from './aws';
+import { config } from './config';
+import { logger } from './log';
+
+/**
+ * API Gateway caches the authorizer's answer per key for a few minutes. When keys stop working
+ * (revocation, app uninstall) the stage's cache is flushed so that they stop at once, not when
+ * the cache entry expires.
+ */
+export async function flushAuthorizerCache(): Promise<void> {
+  if (!config.restApiId || !config.stageName) {
+    logger.warn(
+      'REST_API_ID/STAGE_NAME not set: authorizer cache not flushed; revoked keys work until the cache expires',
+    );
+    return;
+  }
+  await apiGatewayClient().send(
+    new FlushStageAuthorizersCacheCommand({ restApiId: config.restApiId, stageName: config.stageName }),
+  );
+}

@@ -1,0 +1,20 @@
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+
+/** Custom metrics (CloudWatch EMF on stdout), namespace `CloverPayments`; the alarms in infra/monitoring.ts watch them. */
+const metrics = new Metrics({ namespace: 'CloverPayments', serviceName: 'clover-payments' });
+
+export type MetricName =
+  | 'CloverErrors'
+  | 'TokenRefreshFailures'
+  | 'OldestPendingChargeAgeSeconds'
+  | 'PendingChargesResolved';
+
+/** Emits one data point at once: our functions emit few metrics, and none may be lost to a crash. */
+type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];
+
+export function emitMetric(name: MetricName, value = 1, unit: Unit = MetricUnit.Count): void {
+  metrics.addMetric(name, unit, value);
+  metrics.publishStoredMetrics();
+}
+
+export { MetricUnit };

@@ -1,0 +1,52 @@
+/**
+ * The app's configuration (OAuth client, webhook auth code, Clover environment) lives in one
+ * secret, read once per container and cached. None of its secrets are in environment variables.
+ * Clover's hosts are stage configuration (shared/clover/hosts.ts); the secret's `environment` must
+ * agree with the stage's, so that sandbox credentials are never sent to production or back.
+ */
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import * as v from 'valibot';
+import { secretsManager } from '../aws';
+import { type CloverHosts, deploymentEnvironment, deploymentHosts } from '../clover/hosts';
+import { config } from '../config';
+
+export const AppConfigSchema = v.object({
+  client_id: v.pipe(v.string(), v.minLength(1)),
+  client_secret: v.pipe(v.string(), v.minLength(1)),
+  webhook_auth_code: v.string(),
+  environment: v.picklist(['sandbox', 'production']),
+  post_install_redirect: v.optional(v.nullable(v.string())),
+});
+
+export type AppConfig = v.InferOutput<typeof AppConfigSchema>;
+export type ResolvedAppConfig = AppConfig & { hosts: CloverHosts; keyMode: 'test' | 'live' };
+
+const provider = new SecretsProvider({ awsSdkV3Client: secretsManager });
+/** The app secret changes only when ops rotate it; five minutes bounds how long a rotation takes to reach every container. */
+const APP_CONFIG_MAX_AGE_S = 300;
+
+export async function appConfig(): Promise<ResolvedAppConfig> {
+  const raw = await provider.get(config.appSecretId, { maxAge: APP_CONFIG_MAX_AGE_S });
+  if (typeof raw !== 'string') throw new Error('app secret is not a string');
+  return resolveAppConfig(raw);
+}
+
+const resolved = new Map<string, ResolvedAppConfig>();
+export function resolveAppConfig(raw: string): ResolvedAppConfig {
+  const hit = resolved.get(raw);
+  if (hit) return hit;
+  const parsed = v.parse(AppConfigSchema, JSON.parse(raw));
+  if (parsed.environment !== deploymentEnvironment()) {
+    throw new Error(
+      `app secret is for Clover ${parsed.environment} but this stage talks to ${deploymentEnvironment()}`,
+    );
+  }
+  const r: ResolvedAppConfig = {
+    ...parsed,
+    hosts: deploymentHosts(),
+    keyMode: parsed.environment === 'production' ? 'live' : 'test',
+  };
+  resolved.clear();
+  resolved.set(raw, r);
+  return r;
+}

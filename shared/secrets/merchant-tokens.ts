@@ -1,0 +1,92 @@
+/**
+ * A merchant's OAuth token pair, one secret per merchant under MERCHANT_SECRET_PREFIX. Read
+ * through a per-container cache with a bounded lifetime; the lifetime never outlasts the token.
+ */
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  GetSecretValueCommand,
+  InvalidRequestException,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  ResourceNotFoundException,
+  RestoreSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
+import * as v from 'valibot';
+import { secretsManager } from '../aws';
+import { type TokenPair, TokenPairSchema } from '../clover/oauth';
+import { config } from '../config';
+
+export const merchantSecretId = (merchantId: string) => `${config.merchantSecretPrefix}${merchantId}`;
+
+interface Cached {
+  pair: TokenPair;
+  until: number;
+}
+const cache = new Map<string, Cached>();
+
+export function forgetMerchantTokens(merchantId?: string): void {
+  if (merchantId) cache.delete(merchantId);
+  else cache.clear();
+}
+
+export async function readMerchantTokens(
+  merchantId: string,
+  opts: { force?: boolean } = {},
+): Promise<TokenPair | null> {
+  const now = Date.now();
+  const hit = cache.get(merchantId);
+  if (!opts.force && hit && hit.until > now) return hit.pair;
+  try {
+    const r = await secretsManager.send(new GetSecretValueCommand({ SecretId: merchantSecretId(merchantId) }));
+    const pair = v.parse(TokenPairSchema, JSON.parse(r.SecretString ?? '{}'));
+    cache.set(merchantId, { pair, until: Math.min(now + config.cacheTtlMs, pair.access_token_expiration * 1000) });
+    return pair;
+  } catch (e) {
+    if (e instanceof ResourceNotFoundException || e instanceof InvalidRequestException) {
+      // Missing, or scheduled for deletion after an uninstall.
+      cache.delete(merchantId);
+      return null;
+    }
+    throw e;
+  }
+}
+
+/** Writes a new pair: creates the secret, or restores one scheduled for deletion, then puts a version. */
+export async function writeMerchantTokens(merchantId: string, pair: TokenPair): Promise<void> {
+  const SecretId = merchantSecretId(merchantId);
+  const SecretString = JSON.stringify(pair);
+  try {
+    await secretsManager.send(
+      new CreateSecretCommand({
+        Name: SecretId,
+        SecretString,
+        Description: `Clover OAuth tokens of merchant ${merchantId}`,
+      }),
+    );
+  } catch (e) {
+    if (e instanceof InvalidRequestException) {
+      // A reinstall after an uninstall: the old secret is waiting for deletion.
+      await secretsManager.send(new RestoreSecretCommand({ SecretId }));
+      await secretsManager.send(new PutSecretValueCommand({ SecretId, SecretString }));
+    } else if (e instanceof ResourceExistsException) {
+      await secretsManager.send(new PutSecretValueCommand({ SecretId, SecretString }));
+    } else {
+      throw e;
+    }
+  }
+  cache.set(merchantId, { pair, until: Math.min(Date.now() + config.cacheTtlMs, pair.access_token_expiration * 1000) });
+}
+
+/** Uninstall: the secret is scheduled for deletion (recoverable for 7 days), not destroyed at once. */
+export async function scheduleMerchantTokensDeletion(merchantId: string): Promise<void> {
+  cache.delete(merchantId);
+  try {
+    await secretsManager.send(
+      new DeleteSecretCommand({ SecretId: merchantSecretId(merchantId), RecoveryWindowInDays: 7 }),
+    );
+  } catch (e) {
+    // Already gone, or already scheduled: a duplicate uninstall changes nothing.
+    if (!(e instanceof ResourceNotFoundException) && !(e instanceof InvalidRequestException)) throw e;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * Merchant API keys (API.md §1.1). A key is shown once, at creation; only its SHA-256 is stored
+ * (the keys carry 190 bits of randomness, so a plain hash is enough). Two items per key, written
+ * and revoked together in one transaction: a lookup item found from the key's hash (for the
+ * authorizer) and a listing item under the merchant's partition (for `npm run keys -- list`).
+ */
+import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { dynamo } from '../aws';
+import { config } from '../config';
+import { randomString, sha256Hex } from '../ids';
+import { pk, sk } from './keys';
+
+export type KeyKind = 'publishable' | 'secret';
+export type KeyMode = 'test' | 'live';
+
+export interface ApiKeyRecord {
+  key_id: string;
+  merchant_id: string;
+  kind: KeyKind;
+  mode: KeyMode;
+  /** The visible start and end of the key, for humans: `sk_test_…AbCd`. */
+  hint: string;
+  created: string;
+  revoked_at?: string;
+}
+
+const KEY_PATTERN = /^(pk|sk)_(test|live)_([0-9A-Za-z]{32})$/;
+
+export function parseKey(key: string): { kind: KeyKind; mode: KeyMode } | null {
+  const m = KEY_PATTERN.exec(key);
+  if (!m) return null;
+  return { kind: m[1] === 'pk' ? 'publishable' : 'secret', mode: m[2] as KeyMode };
+}
+
+export async function createApiKey(
+  merchantId: string,
+  kind: KeyKind,
+  mode: KeyMode,
+  now = new Date(),
+): Promise<{ key: string; record: ApiKeyRecord }> {
+  const key = `${kind === 'publishable' ? 'pk' : 'sk'}_${mode}_${randomString(32)}`;
+  const record: ApiKeyRecord = {
+    key_id: `key_${randomString(16)}`,
+    merchant_id: merchantId,
+    kind,
+    mode,
+    hint: `${key.slice(0, 8)}…${key.slice(-4)}`,
+    created: now.toISOString(),
+  };
+  const hash = sha256Hex(key);
+  await dynamo.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Put: {
+            TableName: config.tableName,
+            Item: { pk: pk.apiKey(hash), sk: sk.apiKey, ...record },
+            ConditionExpression: 'attribute_not_exists(pk)',
+          },
+        },
+        {
+          Put: {
+            TableName: config.tableName,
+            Item: { pk: pk.merchant(merchantId), sk: sk.merchantKey(record.key_id), key_hash: hash, ...record },
+          },
+        },
+      ],
+    }),
+  );
+  return { key, record };
+}
+
+/** The authorizer's lookup: one GetItem by hash. */
+export async function findApiKey(key: string): Promise<ApiKeyRecord | null> {
+  const r = await dynamo.send(
+    new GetCommand({ TableName: config.tableName, Key: { pk: pk.apiKey(sha256Hex(key)), sk: sk.apiKey } }),
+  );
+  return (r.Item as ApiKeyRecord | undefined) ?? null;
+}
+
+export async function listApiKeys(merchantId: string): Promise<(ApiKeyRecord & { key_hash: string })[]> {
+  const r = await dynamo.send(
+    new QueryCommand({
+      TableName: config.tableName,
+      KeyConditionExpression: 'pk = :p AND begins_with(sk, :k)',
+      ExpressionAttributeValues: { ':p': pk.merchant(merchantId), ':k': 'KEY#' },
+    }),
+  );
+  return (r.Items ?? []) as (ApiKeyRecord & { key_hash: string })[];
+}
+
+/** Revokes by full key or by key id (with its merchant). Returns the revoked record, or null if none. */
+export async function revokeApiKey(
+  ref: { key: string } | { merchantId: string; keyId: string },
+  now = new Date(),
+): Promise<ApiKeyRecord | null> {
+  let merchantId: string;
+  let keyId: string;
+  let hash: string;
+  if ('key' in ref) {
+    const found = await findApiKey(ref.key);
+    if (!found) return null;
+    merchantId = found.merchant_id;
+    keyId = found.key_id;
+    hash = sha256Hex(ref.key);
+  } else {
+    const item = (await listApiKeys(ref.merchantId)).find((k) => k.key_id === ref.keyId);
+    if (!item) return null;
+    merchantId = ref.merchantId;
+    keyId = ref.keyId;
+    hash = item.key_hash;
+  }
+  const at = now.toISOString();
+  await dynamo.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: config.tableName,
+            Key: { pk: pk.apiKey(hash), sk: sk.apiKey },
+            UpdateExpression: 'SET revoked_at = if_not_exists(revoked_at, :at)',
+            ConditionExpression: 'attribute_exists(pk)',
+            ExpressionAttributeValues: { ':at': at },
+          },
+        },
+        {
+          Update: {
+            TableName: config.tableName,
+            Key: { pk: pk.merchant(merchantId), sk: sk.merchantKey(keyId) },
+            UpdateExpression: 'SET revoked_at = if_not_exists(revoked_at, :at)',
+            ExpressionAttributeValues: { ':at': at },
+          },
+        },
+      ],
+    }),
+  );
+  return (await findApiKeyByHash(hash)) ?? null;
+}
+
+async function findApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+  const r = await dynamo.send(
+    new GetCommand({ TableName: config.tableName, Key: { pk: pk.apiKey(hash), sk: sk.apiKey } }),
+  );
+  return (r.Item as ApiKeyRecord | undefined) ?? null;
+}
