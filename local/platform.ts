@@ -15,6 +15,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { CloverHosts } from '../shared/clover/hosts';
+import { type FunctionName, routes } from '../shared/routes';
 import type { AppConfig } from '../shared/secrets/app-config';
 import { type CloverEmulator, startCloverEmulator } from './clover-emulator';
 import { type DynamoDbLocal, ensureTable, localDynamoClient, startDynamoDbLocal } from './dynamodb';
@@ -91,6 +92,29 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const app = appCredentials(opts);
 
   const started: { stop?: () => Promise<void>; close?: () => Promise<void> }[] = [];
+  // Every endpoint is known before anything starts: the handlers' configuration is set first, so
+  // that their modules can load (and compile) while DynamoDB Local's JVM boots.
+  Object.assign(process.env, {
+    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${opts.dynamodbPort}`,
+    AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${opts.secretsManagerPort}`,
+    AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${opts.port}`,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    TABLE_NAME,
+    APP_SECRET_ID,
+    MERCHANT_SECRET_PREFIX: 'clover-payments/merchants/',
+    REST_API_ID: 'local',
+    STAGE_NAME: 'local',
+    CLOVER_ENVIRONMENT: 'sandbox',
+    AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${opts.port}`,
+  });
+  if (opts.cloverEnv === 'emulator')
+    process.env.CLOVER_HOSTS_JSON = JSON.stringify(emulatorHosts(`http://127.0.0.1:${opts.emulatorPort}`));
+  else delete process.env.CLOVER_HOSTS_JSON;
+
+  const modules = preloadFunctions();
   try {
     const track = <T extends { stop?: () => Promise<void>; close?: () => Promise<void> }>(x: T): T => {
       started.push(x);
@@ -113,29 +137,10 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
         : Promise.resolve(null),
     ]);
 
-    Object.assign(process.env, {
-      AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
-      AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${opts.port}`,
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-      TABLE_NAME,
-      APP_SECRET_ID,
-      MERCHANT_SECRET_PREFIX: 'clover-payments/merchants/',
-      REST_API_ID: 'local',
-      STAGE_NAME: 'local',
-      CLOVER_ENVIRONMENT: 'sandbox',
-      AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${opts.port}`,
-    });
-    if (emulator) process.env.CLOVER_HOSTS_JSON = JSON.stringify(emulatorHosts(emulator.url));
-    else delete process.env.CLOVER_HOSTS_JSON;
-
     await ensureTable(localDynamoClient(dynamodb.endpoint), TABLE_NAME);
     await ensureAppSecret(secretsManager.url, appConfig(app));
 
-    const gateway = await startGateway({ port: opts.port, log: (l) => log('gateway', l) });
+    const gateway = await startGateway({ port: opts.port, load: (fn) => modules[fn], log: (l) => log('gateway', l) });
     started.push(gateway);
     started.push(startSchedules(gateway.url, log));
 
@@ -156,6 +161,19 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     await stopAll(started);
     throw e;
   }
+}
+
+/** Starts importing every function's module at once; the gateway awaits them on first use. */
+function preloadFunctions(): Record<FunctionName, Promise<{ handler: unknown }>> {
+  const names: FunctionName[] = [
+    ...new Set<FunctionName>([...routes.map((r) => r.fn), 'authorizer', 'reconciler', 'token-refresher']),
+  ];
+  const out = {} as Record<FunctionName, Promise<{ handler: unknown }>>;
+  for (const fn of names) {
+    out[fn] = import(`../functions/${fn}/index.ts`);
+    out[fn].catch(() => {}); // surfaced by the gateway when the function is called
+  }
+  return out;
 }
 
 /**
