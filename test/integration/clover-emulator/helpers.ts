@@ -38,7 +38,6 @@ export interface Json {
   status: number;
   headers: Headers;
   // Tests poke at arbitrary response fields.
-  // biome-ignore lint/suspicious/noExplicitAny: response bodies are checked field by field
   body: any;
 }
 
