@@ -60,8 +60,10 @@ async function main(): Promise<void> {
   for (const [k, v] of rows) console.log(`  ${k.padEnd(16)} ${v}`);
   if (demo) {
     console.log(`  ${'demo merchant'.padEnd(16)} ${demo.merchant_id}  (keys in ${opts.dataDir}/demo-merchant.json)`);
+    // The key itself is not printed: output like this ends up in logs.
+    const file = `${opts.dataDir}/demo-merchant.json`;
     console.log(
-      `\nTry: curl -H "Authorization: Bearer ${demo.publishable_key}" ${platform.gatewayUrl}/v1/checkout-config`,
+      `\nTry: curl -H "Authorization: Bearer $(node -p "require('${file}').publishable_key")" ${platform.gatewayUrl}/v1/checkout-config`,
     );
   } else {
     console.log('\nInstall your Clover sandbox app on a test merchant; Clover will call /v1/oauth/callback.');

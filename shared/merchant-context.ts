@@ -51,9 +51,15 @@ export async function withAccessToken<T>(
   merchantId: string,
   call: (token: string) => Promise<CloverResult<T>>,
 ): Promise<CloverResult<T>> {
-  const token = await accessToken(merchantId);
-  const first = await call(token);
-  if (first.kind !== 'clover_error' || first.status !== 401) return first;
-  const renewed = await refreshAccessToken(merchantId, token);
-  return call(renewed);
+  try {
+    const token = await accessToken(merchantId);
+    const first = await call(token);
+    if (first.kind !== 'clover_error' || first.status !== 401) return first;
+    const renewed = await refreshAccessToken(merchantId, token);
+    return await call(renewed);
+  } catch (e) {
+    // The merchant's status just changed to needs_reauth: don't trust the cached record any longer.
+    if (e instanceof ApiError && e.code === 'merchant_needs_reauth') forgetMerchant(merchantId);
+    throw e;
+  }
 }

@@ -13,22 +13,28 @@ import { ApiError } from './http/errors';
 import { parseWith } from './http/validate';
 import { emitMetric } from './metrics';
 
+// Lengths bound the input only; whether a value is a valid card number, month, year or CVV is
+// checkCard's to say, with its card_error codes (a five-digit CVV is `invalid_cvc`, not a schema error).
 const Digits = v.pipe(v.string(), v.maxLength(32));
-const MonthYear = v.union([v.pipe(v.string(), v.maxLength(4)), v.pipe(v.number(), v.integer())]);
+const MonthYear = v.union([v.pipe(v.string(), v.maxLength(8)), v.pipe(v.number(), v.integer())]);
 
 export const TokenRequestSchema = v.strictObject({
   card: v.strictObject({
     number: Digits,
     exp_month: MonthYear,
     exp_year: MonthYear,
-    cvv: v.pipe(v.string(), v.maxLength(4)),
+    cvv: v.pipe(v.string(), v.maxLength(8)),
     brand: v.optional(v.pipe(v.string(), v.maxLength(20))),
     name: v.optional(v.pipe(v.string(), v.maxLength(100))),
     address_zip: v.optional(v.pipe(v.string(), v.maxLength(16))),
   }),
 });
 
-const http = new CloverHttp({ timeoutMs: config.cloverTimeoutMs });
+const http = new CloverHttp({
+  get timeoutMs() {
+    return config.cloverTimeoutMs;
+  },
+});
 
 const MESSAGES = {
   invalid_number: 'The card number is not a valid card number.',
@@ -45,7 +51,8 @@ export interface TokenResult {
 }
 
 export async function tokenize(raw: Record<string, unknown>, pakmsKey: string, now = new Date()): Promise<TokenResult> {
-  const body = parseWith(TokenRequestSchema, raw, { type: 'card_error' });
+  // A missing field, a wrong type or an unknown field is a request error (API.md §1.2); card checks are card errors.
+  const body = parseWith(TokenRequestSchema, raw);
   const checked = checkCard(body.card, now);
   if (!checked.ok) {
     throw new ApiError(400, 'card_error', checked.code, MESSAGES[checked.code], { param: checked.param });

@@ -8,6 +8,8 @@ export const TokenPairSchema = v.object({
   access_token_expiration: v.number(),
   refresh_token: v.optional(v.string()),
   refresh_token_expiration: v.optional(v.number()),
+  /** Ours, not Clover's: when we received the pair (epoch s), to know the token's lifetime. */
+  obtained_at: v.optional(v.number()),
 });
 export type TokenPair = v.InferOutput<typeof TokenPairSchema>;
 

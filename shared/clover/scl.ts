@@ -4,7 +4,11 @@ import { config } from '../config';
 import { CloverHttp, type CloverResult } from './client';
 import { deploymentHosts } from './hosts';
 
-export const cloverHttp = new CloverHttp({ timeoutMs: config.cloverTimeoutMs });
+export const cloverHttp = new CloverHttp({
+  get timeoutMs() {
+    return config.cloverTimeoutMs;
+  },
+});
 
 export interface CloverCharge {
   id: string;

@@ -10,7 +10,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws';
 import { CloverHttp } from '../clover/client';
-import { refreshTokens } from '../clover/oauth';
+import { refreshTokens, type TokenPair } from '../clover/oauth';
 import { config } from '../config';
 import { ApiError } from '../http/errors';
 import { logger } from '../log';
@@ -20,8 +20,16 @@ import { readMerchantTokens, writeMerchantTokens } from '../secrets/merchant-tok
 import { pk, sk } from '../store/keys';
 import { setStatus } from '../store/merchants';
 
-/** A token this close to expiry is refreshed before use. */
+/**
+ * A token this close to expiry is refreshed before use: a minute, or a tenth of the token's
+ * lifetime when that is shorter (Clover does not promise a lifetime; nothing here assumes one).
+ */
 export const EXPIRY_SKEW_MS = 60_000;
+export function skewFor(pair: TokenPair): number {
+  if (!pair.obtained_at) return EXPIRY_SKEW_MS;
+  const lifetimeMs = (pair.access_token_expiration - pair.obtained_at) * 1000;
+  return Math.max(0, Math.min(EXPIRY_SKEW_MS, lifetimeMs / 10));
+}
 const LEASE_MS = 10_000;
 const WAIT_MS = 12_000;
 
@@ -40,8 +48,9 @@ export const needsReauth = () =>
 export async function accessToken(merchantId: string): Promise<string> {
   const pair = await readMerchantTokens(merchantId);
   if (!pair) throw needsReauth();
-  if (pair.access_token_expiration * 1000 - Date.now() > EXPIRY_SKEW_MS) return pair.access_token;
-  return refreshAccessToken(merchantId, pair.access_token);
+  const skew = skewFor(pair);
+  if (pair.access_token_expiration * 1000 - Date.now() > skew) return pair.access_token;
+  return refreshAccessToken(merchantId, pair.access_token, skew);
 }
 
 /**

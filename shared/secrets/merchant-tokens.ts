@@ -53,7 +53,8 @@ export async function readMerchantTokens(
 }
 
 /** Writes a new pair: creates the secret, or restores one scheduled for deletion, then puts a version. */
-export async function writeMerchantTokens(merchantId: string, pair: TokenPair): Promise<void> {
+export async function writeMerchantTokens(merchantId: string, received: TokenPair): Promise<void> {
+  const pair: TokenPair = { ...received, obtained_at: Math.floor(Date.now() / 1000) };
   const SecretId = merchantSecretId(merchantId);
   const SecretString = JSON.stringify(pair);
   try {

@@ -49,7 +49,11 @@ export async function getMerchant(merchantId: string, consistent = false): Promi
   return (r.Item as MerchantRecord | undefined) ?? null;
 }
 
-/** Records an install: active at once when the PAKMS key is already known, else provisioning. */
+/**
+ * Records an install: active at once when the PAKMS key is already known, else provisioning. The
+ * status write is conditioned on the key's absence, so that a key stored meanwhile by a concurrent
+ * callback is never answered by a stale `provisioning`.
+ */
 export async function recordInstall(merchantId: string, now = new Date()): Promise<MerchantRecord> {
   const r = await dynamo.send(
     new UpdateCommand({
@@ -61,8 +65,24 @@ export async function recordInstall(merchantId: string, now = new Date()): Promi
       ReturnValues: 'ALL_NEW',
     }),
   );
-  const rec = r.Attributes as MerchantRecord;
-  return setStatus(merchantId, rec.pakms_key ? 'active' : 'provisioning', now);
+  if ((r.Attributes as MerchantRecord).pakms_key) return setStatus(merchantId, 'active', now);
+  try {
+    const p = await dynamo.send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: key(merchantId),
+        UpdateExpression: 'SET #s = :prov',
+        ConditionExpression: 'attribute_not_exists(pakms_key)',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':prov': 'provisioning' },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return p.Attributes as MerchantRecord;
+  } catch (e) {
+    if (!(e instanceof ConditionalCheckFailedException)) throw e;
+    return setStatus(merchantId, 'active', now);
+  }
 }
 
 export async function setStatus(merchantId: string, status: MerchantStatus, now = new Date()): Promise<MerchantRecord> {
