@@ -1,0 +1,156 @@
+/**
+ * The local gateway builds the events API Gateway's REST proxy integration sends, calls the REQUEST
+ * authorizer the way API Gateway does (identity source, cache per header, Gateway Responses), and
+ * writes handler responses back intact. Handlers here are recording fakes; the real handlers are
+ * exercised through it by the integration tests.
+ */
+import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Gateway, startGateway } from '../../../local/gateway';
+import type { FunctionName } from '../../../shared/routes';
+
+const events: APIGatewayProxyEvent[] = [];
+const authEvents: APIGatewayRequestAuthorizerEvent[] = [];
+let gw: Gateway;
+
+beforeAll(async () => {
+  gw = await startGateway({
+    port: 0,
+    load: async (fn: FunctionName) => {
+      if (fn === 'authorizer') {
+        return {
+          handler: async (e: APIGatewayRequestAuthorizerEvent) => {
+            authEvents.push(e);
+            const auth = e.headers?.Authorization ?? e.headers?.authorization;
+            if (auth === 'Bearer good') {
+              return {
+                principalId: 'M1',
+                policyDocument: {
+                  Version: '2012-10-17',
+                  Statement: [
+                    { Action: 'execute-api:Invoke', Effect: 'Allow', Resource: `${e.methodArn.split('/')[0]}/local/*` },
+                  ],
+                },
+                context: { merchant_id: 'MERCHANT00001', key_kind: 'secret', key_id: 'key_1' },
+              };
+            }
+            if (auth === 'Bearer denied') {
+              return {
+                principalId: 'M1',
+                policyDocument: {
+                  Version: '2012-10-17',
+                  Statement: [{ Action: 'execute-api:Invoke', Effect: 'Deny', Resource: '*' }],
+                },
+              };
+            }
+            throw new Error('Unauthorized');
+          },
+        };
+      }
+      return {
+        handler: async (e: APIGatewayProxyEvent) => {
+          events.push(e);
+          return {
+            statusCode: 207,
+            headers: { 'X-Custom': 'yes', 'Content-Type': 'application/json' },
+            body: JSON.stringify({ fn }),
+          };
+        },
+      };
+    },
+  });
+});
+afterAll(() => gw.close());
+
+describe('local gateway', () => {
+  it('answers /health without a key and passes status, headers and body through', async () => {
+    const r = await fetch(`${gw.url}/health`);
+    expect(r.status).toBe(207);
+    expect(r.headers.get('x-custom')).toBe('yes');
+    expect(await r.json()).toEqual({ fn: 'health' });
+  });
+
+  it('builds a REST proxy event like API Gateway', async () => {
+    const r = await fetch(`${gw.url}/v1/charges/ch_abc?limit=5&x=1&x=2`, {
+      headers: { Authorization: 'Bearer good', 'X-Forwarded-For': '203.0.113.9' },
+    });
+    expect(r.status).toBe(207);
+    const e = events.at(-1)!;
+    expect(e.resource).toBe('/v1/charges/{id}');
+    expect(e.path).toBe('/v1/charges/ch_abc');
+    expect(e.httpMethod).toBe('GET');
+    expect(e.pathParameters).toEqual({ id: 'ch_abc' });
+    expect(e.queryStringParameters).toEqual({ limit: '5', x: '2' });
+    expect(e.multiValueQueryStringParameters).toEqual({ limit: ['5'], x: ['1', '2'] });
+    expect(e.requestContext.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(e.requestContext.resourcePath).toBe('/v1/charges/{id}');
+    expect(e.requestContext.stage).toBe('local');
+    expect(e.requestContext.identity.sourceIp).toBe('127.0.0.1');
+    expect(e.headers['X-Forwarded-For']).toBe('203.0.113.9, 127.0.0.1');
+    expect(e.requestContext.authorizer).toMatchObject({
+      merchant_id: 'MERCHANT00001',
+      key_kind: 'secret',
+      principalId: 'M1',
+    });
+    expect(e.body).toBeNull();
+    expect(e.isBase64Encoded).toBe(false);
+    expect(r.headers.get('x-amzn-requestid')).toBe(e.requestContext.requestId);
+  });
+
+  it('keeps duplicate headers in multiValueHeaders and the last one in headers', async () => {
+    const h = new Headers();
+    h.append('X-Dup', 'a');
+    h.append('Authorization', 'Bearer good');
+    await fetch(`${gw.url}/v1/charges`, { method: 'POST', headers: h, body: '{"a":1}' });
+    const e = events.at(-1)!;
+    expect(e.body).toBe('{"a":1}');
+    expect(e.httpMethod).toBe('POST');
+    expect(e.resource).toBe('/v1/charges');
+  });
+
+  it('refuses a missing identity source without calling the authorizer, with our error shape', async () => {
+    const before = authEvents.length;
+    const r = await fetch(`${gw.url}/v1/charges`);
+    expect(r.status).toBe(401);
+    const body = await r.json();
+    expect(body.error).toMatchObject({ type: 'authentication_error', code: 'invalid_api_key' });
+    expect(body.error.request_id).toBe(r.headers.get('request-id'));
+    expect(authEvents.length).toBe(before);
+  });
+
+  it('caches the authorizer answer per Authorization header, across routes', async () => {
+    const before = authEvents.length;
+    await fetch(`${gw.url}/v1/charges`, { headers: { Authorization: 'Bearer good' } });
+    await fetch(`${gw.url}/v1/refunds`, { method: 'POST', headers: { Authorization: 'Bearer good' }, body: '{}' });
+    expect(authEvents.length).toBe(before); // the earlier tests cached 'Bearer good'
+    const r = await fetch(`${gw.url}/v1/charges`, { headers: { Authorization: 'Bearer bad' } });
+    expect(r.status).toBe(401);
+    expect(authEvents.length).toBe(before + 1);
+    expect(authEvents.at(-1)!.type).toBe('REQUEST');
+    expect(authEvents.at(-1)!.methodArn).toMatch(
+      /^arn:aws:execute-api:us-east-1:\d{12}:local\/local\/GET\/v1\/charges$/,
+    );
+  });
+
+  it('a Deny policy is a 403 ACCESS_DENIED Gateway Response', async () => {
+    const r = await fetch(`${gw.url}/v1/charges`, { headers: { Authorization: 'Bearer denied' } });
+    expect(r.status).toBe(403);
+    expect((await r.json()).error.type).toBe('permission_error');
+  });
+
+  it('FlushStageAuthorizersCache empties the cache', async () => {
+    const before = authEvents.length;
+    const f = await fetch(`${gw.url}/restapis/local/stages/local/cache/authorizers`, { method: 'DELETE' });
+    expect(f.status).toBe(202);
+    await fetch(`${gw.url}/v1/charges`, { headers: { Authorization: 'Bearer good' } });
+    expect(authEvents.length).toBe(before + 1);
+  });
+
+  it('an unknown route or method answers like API Gateway', async () => {
+    const r = await fetch(`${gw.url}/v2/nothing`);
+    expect(r.status).toBe(403);
+    expect(await r.json()).toEqual({ message: 'Missing Authentication Token' });
+    const m = await fetch(`${gw.url}/health`, { method: 'DELETE' });
+    expect(m.status).toBe(403);
+  });
+});
