@@ -2,6 +2,8 @@
  * `npm start`: the whole system on this machine. Prints each endpoint, is ready when
  * `GET /health` answers 200, and stops every child on SIGINT/SIGTERM.
  */
+
+import { DEMO_PREFIX, demoStorefront } from './demo/storefront';
 import { ensureDemoMerchant } from './demo-merchant';
 import { optionsFromEnv, PlatformError, startPlatform } from './platform';
 import { PortInUseError } from './ports';
@@ -48,9 +50,18 @@ async function main(): Promise<void> {
       clientId: platform.app.client_id,
     });
   }
+  platform.gateway.mount(
+    DEMO_PREFIX,
+    demoStorefront({
+      apiUrl: platform.gatewayUrl,
+      dataDir: opts.dataDir,
+      log: process.env.QUIET ? undefined : (line) => log('demo', line),
+    }),
+  );
   const rows: [string, string][] = [
     ['API gateway', platform.gatewayUrl],
     ['health', `${platform.gatewayUrl}/health`],
+    ['demo storefront', `${platform.gatewayUrl}${DEMO_PREFIX}`],
     ['Clover emulator', platform.emulatorUrl || '(CLOVER_ENV=sandbox: Clover’s sandbox hosts)'],
     ['DynamoDB Local', platform.dynamodbEndpoint],
     ['Secrets Manager', platform.secretsManagerUrl],

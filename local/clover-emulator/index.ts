@@ -1,6 +1,7 @@
 // The Clover sandbox emulator: every Clover host on one port, told apart by path —
 // token host `/v1/tokens`; SCL `/v1/charges…`, `/v1/refunds…`, `/pakms/apikey`; platform/OAuth
-// `/oauth/v2/*`; the CDN's `/assets/keys.json` — plus the test control surface under `/_emulator`.
+// `/oauth/v2/*`; the CDN's `/assets/keys.json` and the hosted iframe (`/sdk.js`, `/elements/<FIELD>`,
+// see sdk/) — plus the test control surface under `/_emulator`.
 // See ../../../shared/clover-api.md §13 for the behaviour and API.md §3.1 for the control surface.
 
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
@@ -19,6 +20,7 @@ import { authorize, exchangeCode, pakmsApiKey, refresh } from './oauth';
 import { RateLimiter } from './ratelimit';
 import { createRefund, getRefund, listRefunds } from './refunds';
 import { RequestLog, redactBody, redactHeaders, redactRawBody } from './requestlog';
+import { sdkAsset } from './sdk/assets';
 import { Store } from './state';
 import { createToken, keysJson } from './tokens';
 
@@ -255,6 +257,12 @@ export async function startCloverEmulator(opts: CloverEmulatorOptions = {}): Pro
           err instanceof ApiError ? err.toReply() : { status: 500, body: { message: '500 Internal Server Error' } };
       }
       send(res, reply);
+      return;
+    }
+    // The hosted iframe's static files: no auth, and outside the request log, faults and rate limits.
+    const asset = sdkAsset(method, path);
+    if (asset) {
+      send(res, asset);
       return;
     }
 
