@@ -27,6 +27,17 @@ export const config = {
   get cloverTimeoutMs() {
     return Number(env.CLOVER_TIMEOUT_MS ?? 8000);
   },
+  /** The KMS key new merchant secrets are encrypted with (the stack's data key); unset locally. */
+  get merchantSecretKmsKeyId() {
+    return env.MERCHANT_SECRET_KMS_KEY_ID || undefined;
+  },
+  /** Browser origins allowed to call the publishable-key routes (comma-separated; empty: none). */
+  get corsAllowedOrigins(): string[] {
+    return (env.CORS_ALLOWED_ORIGINS ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
+  },
   /** How long a container trusts its cached merchant record and secrets. */
   get cacheTtlMs() {
     return Number(env.CACHE_TTL_MS ?? 60_000);

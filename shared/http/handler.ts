@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { config } from '../config';
 import { logger } from '../log';
 import type { Route } from '../routes';
 import { keyAllowed, matchRoute } from '../routes';
@@ -52,9 +53,18 @@ export function httpHandler(handlers: Partial<Record<string, (ctx: AuthedContext
         result = toResponse(new ApiError(500, 'api_error', 'internal_error', 'An internal error occurred.'), requestId);
       }
     }
-    result.headers = { ...result.headers, 'Request-Id': requestId };
+    result.headers = { ...result.headers, ...corsHeaders(event), 'Request-Id': requestId };
     return result;
   };
+}
+
+/** API Gateway answers CORS preflights; the actual responses must carry the allowed origin too. */
+function corsHeaders(event: APIGatewayProxyEvent): Record<string, string> {
+  const allowed = config.corsAllowedOrigins;
+  if (allowed.length === 0) return {};
+  const origin = Object.entries(event.headers ?? {}).find(([k]) => k.toLowerCase() === 'origin')?.[1];
+  if (!origin || !allowed.includes(origin)) return { Vary: 'Origin' };
+  return { 'Access-Control-Allow-Origin': origin, Vary: 'Origin' };
 }
 
 async function dispatch(

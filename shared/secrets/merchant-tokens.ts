@@ -63,6 +63,7 @@ export async function writeMerchantTokens(merchantId: string, received: TokenPai
         Name: SecretId,
         SecretString,
         Description: `Clover OAuth tokens of merchant ${merchantId}`,
+        KmsKeyId: config.merchantSecretKmsKeyId,
       }),
     );
   } catch (e) {

@@ -1,0 +1,258 @@
+/**
+ * The house Lambda function: every function in functions/ is one of these, so the defaults live
+ * in one place (after the Powertools example `FunctionWithLogGroup`).
+ *
+ * Defaults, and why:
+ * - Runtime NODEJS_24_X. Node 22 would also run these bundles, but cdk-nag's AwsSolutions-L1 and
+ *   Serverless-LambdaLatestVersion pass only for the newest Node runtime that aws-cdk-lib knows
+ *   (nodejs24.x in 2.276.0), and Node 24 is supported by Lambda longer. Bundles target node22
+ *   syntax, which Node 24 runs unchanged, so local runs on Node 20/22 and Lambda behave alike.
+ * - arm64: about 20% cheaper per GB-second than x86_64 for the same work.
+ * - ESM bundles with the AWS SDK inside (module-first main fields): smaller and faster to load
+ *   than an external SDK (../shared/toolchain.md §5). No source maps: they cost cold-start time
+ *   and our errors are values with codes, not stack traces.
+ * - An explicit log group per function: KMS-encrypted, retention from the stage, removed with the
+ *   stack in a sandbox only.
+ * - Its own role with no AWS managed policy and no inline policy; every permission is a statement
+ *   on one customer-managed policy, added by the `use*` helpers below, each of which also sets the
+ *   environment variable that tells the code what it may use. A grant without its variable, or a
+ *   variable without its grant, cannot happen.
+ * - X-Ray off. No Powertools Tracer is bundled, so active tracing would only repeat what the
+ *   REPORT lines and the API access log already carry (durations, integration latency), at
+ *   $5 per million traces; it would also be one more place a response could be captured.
+ * - Event logging off everywhere (POWERTOOLS_LOGGER_LOG_EVENT=false): an event can carry a card
+ *   number or an API key.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { IRestApi } from 'aws-cdk-lib/aws-apigateway';
+import {
+  type CfnManagedPolicy,
+  Effect,
+  ManagedPolicy,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Architecture, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import type { FunctionName } from '../shared/routes';
+import type { StageConfig } from './config';
+import type { Data } from './data';
+import type { Secrets } from './secrets';
+
+/** Powertools service name: also the `service` dimension Powertools Metrics puts on every metric. */
+export const SERVICE_NAME = 'clover-payments';
+/** CloudWatch namespace of the custom metrics (POWERTOOLS_METRICS_NAMESPACE). */
+export const METRICS_NAMESPACE = 'CloverPayments';
+export const RUNTIME = Runtime.NODEJS_24_X;
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+export interface HouseFunctionProps {
+  /** Folder under functions/; the entry is functions/<name>/index.ts, exporting `handler`. */
+  readonly name: FunctionName;
+  readonly description: string;
+  readonly stage: StageConfig;
+  /** Encrypts the function's log group. */
+  readonly logKey: IKey;
+  readonly timeout: Duration;
+  readonly memorySize?: number;
+  readonly environment?: Record<string, string>;
+}
+
+export type TableAccess = 'get' | 'read' | 'readwrite';
+export type MerchantSecretAccess = 'read' | 'refresh' | 'manage';
+
+const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
+const TABLE_WRITE = [
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:DeleteItem',
+  'dynamodb:BatchWriteItem',
+  'dynamodb:ConditionCheckItem',
+];
+
+export class HouseFunction extends NodejsFunction {
+  /** The one customer-managed policy holding every permission of this function. */
+  readonly policy: ManagedPolicy;
+  readonly houseName: FunctionName;
+  private readonly keyStatements = new Map<string, PolicyStatement>();
+
+  constructor(scope: Construct, id: string, props: HouseFunctionProps) {
+    const { stage } = props;
+    const functionName = `${stage.prefix}-${props.name}`;
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      logGroupName: `/aws/lambda/${functionName}`,
+      retention: stage.logRetention,
+      encryptionKey: props.logKey,
+      removalPolicy: stage.removalPolicy,
+    });
+    const role = new Role(scope, `${id}Role`, {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `${functionName}: execution role (permissions in its customer-managed policy)`,
+    });
+
+    super(scope, id, {
+      functionName,
+      description: props.description,
+      entry: path.join(repoRoot, 'functions', props.name, 'index.ts'),
+      handler: 'handler',
+      projectRoot: repoRoot,
+      depsLockFilePath: path.join(repoRoot, 'package-lock.json'),
+      runtime: RUNTIME,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 512,
+      timeout: props.timeout,
+      role,
+      logGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        POWERTOOLS_LOGGER_LOG_EVENT: 'false',
+        POWERTOOLS_TRACER_CAPTURE_RESPONSE: 'false',
+        POWERTOOLS_TRACER_CAPTURE_ERROR: 'false',
+        LOG_LEVEL: 'INFO',
+        CLOVER_ENVIRONMENT: stage.cloverEnvironment,
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: false,
+        mainFields: ['module', 'main'],
+        externalModules: [],
+        logLevel: LogLevel.ERROR,
+      },
+    });
+    this.houseName = props.name;
+
+    this.policy = new ManagedPolicy(this, 'Policy', {
+      description: `${functionName}: least-privilege permissions`,
+      roles: [role],
+      statements: [
+        new PolicyStatement({
+          sid: 'WriteOwnLogs',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          resources: [logGroup.logGroupArn],
+        }),
+      ],
+    });
+    // The function is created only once its permissions are attached (no cold start without logs).
+    (this.node.defaultChild as CfnFunction).addResourceDependency(this.policy.node.defaultChild as CfnManagedPolicy);
+  }
+
+  /** DynamoDB: `get` = GetItem only; `read` adds Query/BatchGet (table and its indexes); `readwrite` adds writes. */
+  useTable(data: Data, access: TableAccess): this {
+    const { table } = data;
+    const actions =
+      access === 'get' ? ['dynamodb:GetItem'] : access === 'read' ? TABLE_READ : [...TABLE_READ, ...TABLE_WRITE];
+    const resources = access === 'get' ? [table.tableArn] : [table.tableArn, ...data.indexArns];
+    this.allow(`Table${pascal(access)}`, actions, resources);
+    // The table is encrypted with the data key: DynamoDB uses it with the caller's permissions.
+    const key = table.encryptionKey;
+    if (!key) throw new Error('the table must use a customer-managed key');
+    this.allowKey(
+      key,
+      'dynamodb',
+      access === 'readwrite'
+        ? ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']
+        : ['kms:Decrypt', 'kms:DescribeKey'],
+    );
+    this.addEnvironment('TABLE_NAME', table.tableName);
+    return this;
+  }
+
+  /** Reads the app secret (APP_SECRET_ID). */
+  useAppSecret(secret: ISecret, key: IKey): this {
+    this.allow('ReadAppSecret', ['secretsmanager:GetSecretValue'], [secret.secretArn]);
+    this.allowKey(key, 'secretsmanager', ['kms:Decrypt']);
+    this.addEnvironment('APP_SECRET_ID', secret.secretArn);
+    return this;
+  }
+
+  /**
+   * Per-merchant OAuth secrets under MERCHANT_SECRET_PREFIX:
+   * - `read`: GetSecretValue.
+   * - `refresh`: also PutSecretValue, to store a new token pair (refresh before expiry, or once
+   *   on a Clover 401).
+   * - `manage` (onboarding): also CreateSecret — only with the data key, so the code must pass
+   *   MERCHANT_SECRET_KMS_KEY_ID as KmsKeyId — and UpdateSecret/RestoreSecret, for a merchant who
+   *   reinstalls while the old secret is still scheduled for deletion.
+   */
+  useMerchantSecrets(secrets: Secrets, access: MerchantSecretAccess): this {
+    const pattern = secrets.merchantSecretArnPattern;
+    this.allow('ReadMerchantSecrets', ['secretsmanager:GetSecretValue'], [pattern]);
+    this.allowKey(secrets.key, 'secretsmanager', ['kms:Decrypt']);
+    if (access === 'refresh' || access === 'manage') {
+      this.allow('StoreMerchantTokens', ['secretsmanager:PutSecretValue'], [pattern]);
+      this.allowKey(secrets.key, 'secretsmanager', ['kms:GenerateDataKey']);
+    }
+    if (access === 'manage') {
+      this.allow('CreateMerchantSecretsWithDataKey', ['secretsmanager:CreateSecret'], [pattern], {
+        StringEquals: { 'secretsmanager:KmsKeyArn': secrets.key.keyArn },
+      });
+      this.allow('ManageMerchantSecrets', ['secretsmanager:UpdateSecret', 'secretsmanager:RestoreSecret'], [pattern]);
+      this.addEnvironment('MERCHANT_SECRET_KMS_KEY_ID', secrets.key.keyArn);
+    }
+    this.addEnvironment('MERCHANT_SECRET_PREFIX', secrets.merchantSecretPrefix);
+    return this;
+  }
+
+  /** Schedules deletion of merchant secrets (app uninstall). Reading them is a separate grant. */
+  useMerchantSecretDeletion(secrets: Secrets): this {
+    this.allow('DeleteMerchantSecrets', ['secretsmanager:DeleteSecret'], [secrets.merchantSecretArnPattern]);
+    this.addEnvironment('MERCHANT_SECRET_PREFIX', secrets.merchantSecretPrefix);
+    return this;
+  }
+
+  /** Flushes the stage's authorizer cache (FlushStageAuthorizersCache), so revoked keys stop at once. */
+  useAuthorizerCacheFlush(api: IRestApi, stageName: string): this {
+    const { partition, region } = Stack.of(this);
+    this.allow(
+      'FlushAuthorizerCache',
+      ['apigateway:DELETE'],
+      [`arn:${partition}:apigateway:${region}::/restapis/${api.restApiId}/stages/${stageName}/cache/authorizers`],
+    );
+    this.addEnvironment('REST_API_ID', api.restApiId);
+    this.addEnvironment('STAGE_NAME', stageName);
+    return this;
+  }
+
+  private allow(sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>): void {
+    this.policy.addStatements(new PolicyStatement({ sid, effect: Effect.ALLOW, actions, resources, conditions }));
+  }
+
+  /** One statement per (key, service), so repeated grants merge instead of piling up. */
+  private allowKey(key: IKey, service: 'dynamodb' | 'secretsmanager', actions: string[]): void {
+    const id = `${key.node.path}|${service}`;
+    let statement = this.keyStatements.get(id);
+    if (!statement) {
+      statement = new PolicyStatement({
+        sid: `DataKeyVia${pascal(service)}`,
+        actions: [],
+        resources: [key.keyArn],
+        conditions: { StringEquals: { 'kms:ViaService': `${service}.${Stack.of(this).region}.amazonaws.com` } },
+      });
+      this.keyStatements.set(id, statement);
+      this.policy.addStatements(statement);
+    }
+    const missing = actions.filter((a) => !statement.actions.includes(a));
+    if (missing.length > 0) statement.addActions(...missing);
+  }
+}
+
+function pascal(s: string): string {
+  return s.replace(/(^|[^a-z0-9])([a-z0-9])/gi, (_m, _sep, c: string) => c.toUpperCase());
+}
+
+/** Lambda timeouts derived from the Clover client timeout (shared/config.ts CLOVER_TIMEOUT_MS). */
+export const CLOVER_TIMEOUT_MS = 8000;
+export const cloverCallsTimeout = (calls: number): Duration =>
+  Duration.seconds(Math.ceil((calls * CLOVER_TIMEOUT_MS) / 1000) + 2);
