@@ -1,5 +1,5 @@
-import { FlushStageAuthorizersCacheCommand } from '@aws-sdk/client-api-gateway';
-import { apiGatewayClient } from './aws';
+import { APIGatewayClient, FlushStageAuthorizersCacheCommand } from '@aws-sdk/client-api-gateway';
+import { requestHandler } from './aws';
 import { config } from './config';
 import { logger } from './log';
 
@@ -8,6 +8,9 @@ import { logger } from './log';
  * (revocation, app uninstall) the stage's cache is flushed so that they stop at once, not when
  * the cache entry expires.
  */
+/** Only the functions that revoke keys import this module, so only their bundles carry this client. */
+const apiGateway = new APIGatewayClient({ maxAttempts: 2, requestHandler });
+
 export async function flushAuthorizerCache(): Promise<void> {
   if (!config.restApiId || !config.stageName) {
     logger.warn(
@@ -15,7 +18,7 @@ export async function flushAuthorizerCache(): Promise<void> {
     );
     return;
   }
-  await apiGatewayClient().send(
+  await apiGateway.send(
     new FlushStageAuthorizersCacheCommand({ restApiId: config.restApiId, stageName: config.stageName }),
   );
 }

@@ -5,7 +5,6 @@
  * duplicated or arrive out of order: each event is applied only if it is newer than the last one
  * applied for that merchant (shared/store/merchants.ts `applyUninstall`).
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import * as v from 'valibot';
 import { flushAuthorizerCache } from './authorizer-cache';
 import { invalidRequest } from './http/errors';
@@ -13,13 +12,6 @@ import { isMerchantId } from './ids';
 import { logger } from './log';
 import { scheduleMerchantTokensDeletion } from './secrets/merchant-tokens';
 import { applyUninstall } from './store/merchants';
-
-/** Compares secrets in constant time, whatever their lengths (both sides hashed first). */
-export function secretsEqual(a: string, b: string): boolean {
-  const ha = createHash('sha256').update(a).digest();
-  const hb = createHash('sha256').update(b).digest();
-  return timingSafeEqual(ha, hb) && a.length === b.length;
-}
 
 const EventSchema = v.object({
   objectId: v.pipe(v.string(), v.maxLength(200)),

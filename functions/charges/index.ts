@@ -6,7 +6,7 @@ import { sourceIp } from '../../shared/http/request';
 import { json } from '../../shared/http/response';
 import { parseWith } from '../../shared/http/validate';
 import { isChargeId } from '../../shared/ids';
-import { activeMerchant } from '../../shared/merchant-context';
+import { activeMerchant } from '../../shared/merchant-cache';
 import { captureOnce } from '../../shared/payments/capture';
 import { createChargeOnce } from '../../shared/payments/charges';
 import { CaptureSchema, CreateChargeSchema, moneyCodes } from '../../shared/payments/schemas';

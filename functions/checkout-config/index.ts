@@ -6,7 +6,7 @@
 import { deploymentEnvironment, deploymentHosts } from '../../shared/clover/hosts';
 import { httpHandler } from '../../shared/http/handler';
 import { json } from '../../shared/http/response';
-import { activeMerchant } from '../../shared/merchant-context';
+import { activeMerchant } from '../../shared/merchant-cache';
 
 export const handler = httpHandler({
   'GET /v1/checkout-config': async ({ caller }) => {

@@ -6,7 +6,7 @@ import { parseJsonObject, sourceIp } from '../../shared/http/request';
 import { json } from '../../shared/http/response';
 import { parseWith } from '../../shared/http/validate';
 import { isSessionId } from '../../shared/ids';
-import { activeMerchant } from '../../shared/merchant-context';
+import { activeMerchant } from '../../shared/merchant-cache';
 import { CreateSessionSchema, moneyCodes, PaySessionSchema } from '../../shared/payments/schemas';
 import { createSession, paySession } from '../../shared/payments/sessions';
 import { getSession, sessionObject } from '../../shared/store/ledger';

@@ -4,7 +4,7 @@ import { httpHandler } from '../../shared/http/handler';
 import { idempotent } from '../../shared/http/idempotent';
 import { parseWith } from '../../shared/http/validate';
 import { isChargeId } from '../../shared/ids';
-import { activeMerchant } from '../../shared/merchant-context';
+import { activeMerchant } from '../../shared/merchant-cache';
 import { refundOnce } from '../../shared/payments/refunds';
 import { RefundSchema } from '../../shared/payments/schemas';
 

@@ -7,7 +7,7 @@
 import { httpHandler } from '../../shared/http/handler';
 import { parseJsonObject } from '../../shared/http/request';
 import { json } from '../../shared/http/response';
-import { activeMerchant } from '../../shared/merchant-context';
+import { activeMerchant } from '../../shared/merchant-cache';
 import { tokenize } from '../../shared/tokenize';
 
 export const handler = httpHandler({

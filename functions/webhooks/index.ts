@@ -4,7 +4,8 @@ import { httpHandler } from '../../shared/http/handler';
 import { header, parseJsonObject } from '../../shared/http/request';
 import { json } from '../../shared/http/response';
 import { appConfig } from '../../shared/secrets/app-config';
-import { handleWebhook, secretsEqual } from '../../shared/webhooks';
+import { secretsEqual } from '../../shared/secure-compare';
+import { handleWebhook } from '../../shared/webhooks';
 
 export const handler = httpHandler({
   'POST /v1/webhooks/clover': async ({ event }) => {

@@ -54,3 +54,11 @@ export const permissionError = (): ApiError =>
 
 export const apiError = (status: 500 | 502 | 503 | 504, code: string, message: string, charge?: string): ApiError =>
   new ApiError(status, 'api_error', code, message, charge ? { charge } : {});
+
+export const needsReauth = (): ApiError =>
+  new ApiError(
+    503,
+    'api_error',
+    'merchant_needs_reauth',
+    "The merchant's Clover authorization has expired; the merchant must reopen the app in Clover to re-authorize it.",
+  );

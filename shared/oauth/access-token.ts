@@ -12,7 +12,7 @@ import { dynamo } from '../aws';
 import { CloverHttp } from '../clover/client';
 import { refreshTokens, type TokenPair } from '../clover/oauth';
 import { config } from '../config';
-import { ApiError } from '../http/errors';
+import { ApiError, needsReauth } from '../http/errors';
 import { logger } from '../log';
 import { emitMetric } from '../metrics';
 import { appConfig } from '../secrets/app-config';
@@ -35,14 +35,6 @@ const WAIT_MS = 12_000;
 
 const http = new CloverHttp({ timeoutMs: 5000 });
 const inflight = new Map<string, Promise<string>>();
-
-export const needsReauth = () =>
-  new ApiError(
-    503,
-    'api_error',
-    'merchant_needs_reauth',
-    "The merchant's Clover authorization has expired; the merchant must reopen the app in Clover to re-authorize it.",
-  );
 
 /** A valid access token for the merchant, refreshed first when it is about to expire. */
 export async function accessToken(merchantId: string): Promise<string> {

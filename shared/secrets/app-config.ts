@@ -6,9 +6,9 @@
  */
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import * as v from 'valibot';
-import { secretsManager } from '../aws';
 import { type CloverHosts, deploymentEnvironment, deploymentHosts } from '../clover/hosts';
 import { config } from '../config';
+import { secretsManager } from './client';
 
 export const AppConfigSchema = v.object({
   client_id: v.pipe(v.string(), v.minLength(1)),

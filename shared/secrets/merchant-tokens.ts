@@ -13,9 +13,9 @@ import {
   RestoreSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import * as v from 'valibot';
-import { secretsManager } from '../aws';
 import { type TokenPair, TokenPairSchema } from '../clover/oauth';
 import { config } from '../config';
+import { secretsManager } from './client';
 
 export const merchantSecretId = (merchantId: string) => `${config.merchantSecretPrefix}${merchantId}`;
 
