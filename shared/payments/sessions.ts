@@ -14,7 +14,7 @@ import { LedgerConditionFailed } from '../idempotency';
 import { newId, randomString } from '../ids';
 import { pk, sk } from '../store/keys';
 import { getSession, type SessionRecord } from '../store/ledger';
-import { secretsEqual } from '../webhooks';
+import { secretsEqual } from '../secure-compare';
 import { type ClaimRef, createChargeOnce } from './charges';
 
 export const SESSION_LIFETIME_MS = 24 * 3600 * 1000;
