@@ -5,7 +5,9 @@
  * the key, a record carries the request's hash, its state and its response, with a TTL of 24 h —
  * but we do not use Powertools' utility itself, because our semantics depart from it where money
  * needs it:
- *  - the key is scoped per merchant and route (`MERCHANT#<id>` / `IDEM#<route>#<key>`), not per function;
+ *  - the key is scoped per merchant (`MERCHANT#<id>` / `IDEM#*#<key>`), not per function, and not per
+ *    route either: the same key on another route is a reuse (422), which the request hash, route
+ *    included, detects;
  *  - a definitive failure (a decline) is replayed like a success; Powertools replays only successes;
  *  - an unknown outcome (Clover timed out, dropped the connection, answered 5xx) keeps the record
  *    as `retryable` together with the id of the resource it created (the pending charge), so that a
@@ -102,6 +104,11 @@ export function cloverIdempotencyKey(merchantId: string, routeKey: string, clien
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
+/** One record per merchant and client key, whatever the route (API.md §1.3: another route is a reuse). */
+function recordKey(merchantId: string, clientKey: string): { pk: string; sk: string } {
+  return { pk: pk.merchant(merchantId), sk: sk.idempotency('*', clientKey) };
+}
+
 export type ClaimOutcome =
   | { readonly kind: 'claimed'; readonly claim: Claim }
   | { readonly kind: 'replay'; readonly response: APIGatewayProxyResult };
@@ -121,7 +128,7 @@ export async function claim(
   owner: string,
   now = Date.now(),
 ): Promise<ClaimOutcome> {
-  const key = { pk: pk.merchant(merchantId), sk: sk.idempotency(routeKey, clientKey) };
+  const key = recordKey(merchantId, clientKey);
   const base = { merchantId, routeKey, clientKey, owner, key };
   const record: IdempotencyRecord = {
     ...key,
@@ -164,14 +171,7 @@ export async function claim(
   const existing = (await dynamo.send(new GetCommand({ TableName: config.tableName, Key: key, ConsistentRead: true })))
     .Item as IdempotencyRecord | undefined;
   if (!existing) throw inProgress(); // deleted between our write and read: let the caller retry
-  if (existing.request_hash !== hash) {
-    throw new ApiError(
-      422,
-      'idempotency_error',
-      'idempotency_key_reused',
-      'This Idempotency-Key was already used with another request; use a new key for a new request.',
-    );
-  }
+  if (existing.request_hash !== hash) throw reused();
   if (existing.status === 'completed' && existing.response) {
     return { kind: 'replay', response: replayOf(existing.response) };
   }
@@ -205,6 +205,36 @@ export async function claim(
   };
 }
 
+export type PriorAttempt =
+  | { readonly kind: 'replay'; readonly response: APIGatewayProxyResult }
+  /** The same request ran before and its outcome is not known yet: let it through to be retried. */
+  | { readonly kind: 'unresolved' };
+
+/**
+ * Looks the key up before a use case checks the resource as it is now. Those checks judge a new
+ * request; an answered one is replayed (or refused as a reuse) even when the resource has moved on
+ * since — a refunded charge, a paid session — and an unresolved one must reach `claim` to be retried,
+ * although its own pending write (a refund's reservation, a session's lock) makes it look refused.
+ */
+export async function priorAttempt(
+  merchantId: string,
+  clientKey: string,
+  hash: string,
+  now = Date.now(),
+): Promise<PriorAttempt | null> {
+  const existing = (
+    await dynamo.send(
+      new GetCommand({ TableName: config.tableName, Key: recordKey(merchantId, clientKey), ConsistentRead: true }),
+    )
+  ).Item as IdempotencyRecord | undefined;
+  if (!existing || existing.expires_at_epoch < Math.floor(now / 1000)) return null;
+  if (existing.request_hash !== hash) throw reused();
+  if (existing.status === 'completed' && existing.response) {
+    return { kind: 'replay', response: replayOf(existing.response) };
+  }
+  return { kind: 'unresolved' };
+}
+
 /** A ledger write of the claim transaction failed its condition; `index` is its place in `first.items`. */
 export class LedgerConditionFailed extends Error {
   constructor(readonly index: number) {
@@ -220,6 +250,14 @@ const inProgress = () =>
     'idempotency_in_progress',
     'A request with this Idempotency-Key is still being processed; retry in a second.',
     { retryAfter: 1 },
+  );
+
+const reused = () =>
+  new ApiError(
+    422,
+    'idempotency_error',
+    'idempotency_key_reused',
+    'This Idempotency-Key was already used with another request; use a new key for a new request.',
   );
 
 function replayOf(stored: { statusCode: number; body: string }): APIGatewayProxyResult {
@@ -302,7 +340,7 @@ export async function takeOver(
   owner: string,
   now = Date.now(),
 ): Promise<Claim | null> {
-  const key = { pk: pk.merchant(merchantId), sk: sk.idempotency(routeKey, clientKey) };
+  const key = recordKey(merchantId, clientKey);
   try {
     const r = await dynamo.send(
       new UpdateCommand({

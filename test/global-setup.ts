@@ -1,10 +1,11 @@
 /**
  * Starts the local platform once for the whole run, exactly as a user does (`npm start` = the
  * child process running local/start.ts), on free ports and a fresh DATA_DIR. Everything the
- * platform prints goes to reports/platform-test.log, which the leak tests scan.
+ * platform prints goes to $DATA_DIR/platform.log, which the leak tests scan (copied to
+ * reports/platform-test.log at the end).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -32,7 +33,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   ]);
   const dataDir = mkdtempSync(join(tmpdir(), 'cpf-test-'));
   mkdirSync('reports', { recursive: true });
-  const logFile = resolve('reports/platform-test.log');
+  // The log lives with this run's data (parallel runs in one tree must not share it) and is copied
+  // to reports/ at the end for people to read.
+  const logFile = join(dataDir, 'platform.log');
   const log = createWriteStream(logFile);
   child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
     env: {
@@ -87,6 +90,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
       c.kill('SIGTERM');
       setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
     });
-    log.end();
+    await new Promise<void>((r) => log.end(() => r()));
+    copyFileSync(logFile, resolve('reports/platform-test.log'));
   };
 }

@@ -151,7 +151,10 @@ function definitiveFailure(status: number, body: CloverErrorBody, code: string):
   };
 }
 
-/** Clover's own messages are shown only when short and free of digits runs (never card data). */
+/**
+ * Clover's own messages are shown only when short and free of digit runs (never card data) and of
+ * anything token- or key-like: Clover quotes ids back (`No such token: 'clv_…'`).
+ */
 function safeMessage(m: string): string {
-  return m.length <= 200 && !/\d{6,}/.test(m) ? m : 'Clover refused the request.';
+  return m.length <= 200 && !/\d{6,}|clv_|[A-Za-z0-9_-]{20,}/.test(m) ? m : 'Clover refused the request.';
 }

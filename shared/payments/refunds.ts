@@ -17,6 +17,7 @@ import {
   completeItem,
   endOf,
   LedgerConditionFailed,
+  priorAttempt,
   releaseClaim,
 } from '../idempotency';
 import { newId } from '../ids';
@@ -73,9 +74,20 @@ function refundAmount(ch: ChargeRecord, amount: number | undefined): { amount: n
 }
 
 export async function refundOnce(ref: ClaimRef, input: RefundInput): Promise<APIGatewayProxyResult> {
+  // An answered request is replayed even if nothing is left to refund now; see priorAttempt.
+  const prior = await priorAttempt(ref.merchantId, ref.clientKey, ref.hash);
+  if (prior?.kind === 'replay') return prior.response;
   const ch = await getCharge(ref.merchantId, input.charge);
   if (!ch) throw notFound('charge', 'charge');
-  const { amount, isVoid } = refundAmount(ch, input.amount);
+  let planned: { amount: number; isVoid: boolean } | null;
+  try {
+    planned = refundAmount(ch, input.amount);
+  } catch (e) {
+    // A retry of a refund still pending: its own reservation makes the charge look refunded.
+    if (prior?.kind !== 'unresolved') throw e;
+    planned = null;
+  }
+  const { amount, isVoid } = planned ?? { amount: 0, isVoid: false };
   const now = new Date();
   const id = newId('re', now.getTime());
   const body: Record<string, unknown> = {
@@ -117,23 +129,35 @@ export async function refundOnce(ref: ClaimRef, input: RefundInput): Promise<API
       ref.hash,
       {
         resourceId: id,
-        items: [
-          { Put: { TableName: config.tableName, Item: refund, ConditionExpression: 'attribute_not_exists(pk)' } },
-          {
-            Update: {
-              TableName: config.tableName,
-              Key: { pk: pk.merchant(ref.merchantId), sk: sk.charge(ch.id) },
-              UpdateExpression: 'SET refundable_remaining = refundable_remaining - :a ADD amount_refund_pending :a',
-              // Without an amount the whole remainder is meant: it must still be exactly that.
-              ConditionExpression:
-                input.amount === undefined
-                  ? '#s = :succeeded AND refundable_remaining = :a'
-                  : '#s = :succeeded AND refundable_remaining >= :a',
-              ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: { ':a': amount, ':succeeded': 'succeeded' },
-            },
-          },
-        ],
+        items: planned
+          ? [
+              { Put: { TableName: config.tableName, Item: refund, ConditionExpression: 'attribute_not_exists(pk)' } },
+              {
+                Update: {
+                  TableName: config.tableName,
+                  Key: { pk: pk.merchant(ref.merchantId), sk: sk.charge(ch.id) },
+                  UpdateExpression: 'SET refundable_remaining = refundable_remaining - :a ADD amount_refund_pending :a',
+                  // Without an amount the whole remainder is meant: it must still be exactly that.
+                  ConditionExpression:
+                    input.amount === undefined
+                      ? '#s = :succeeded AND refundable_remaining = :a'
+                      : '#s = :succeeded AND refundable_remaining >= :a',
+                  ExpressionAttributeNames: { '#s': 'status' },
+                  ExpressionAttributeValues: { ':a': amount, ':succeeded': 'succeeded' },
+                },
+              },
+            ]
+          : [
+              // Only a takeover of the pending refund may proceed: if its claim is gone, this write
+              // fails and the request is judged as a new one below.
+              {
+                ConditionCheck: {
+                  TableName: config.tableName,
+                  Key: { pk: pk.merchant(ref.merchantId), sk: sk.charge(ch.id) },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+            ],
       },
       ref.requestId,
     );

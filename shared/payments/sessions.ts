@@ -10,11 +10,11 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { dynamo } from '../aws';
 import { config } from '../config';
 import { ApiError, conflict, notFound } from '../http/errors';
-import { LedgerConditionFailed } from '../idempotency';
+import { LedgerConditionFailed, priorAttempt } from '../idempotency';
 import { newId, randomString } from '../ids';
+import { secretsEqual } from '../secure-compare';
 import { pk, sk } from '../store/keys';
 import { getSession, type SessionRecord } from '../store/ledger';
-import { secretsEqual } from '../secure-compare';
 import { type ClaimRef, createChargeOnce } from './charges';
 
 export const SESSION_LIFETIME_MS = 24 * 3600 * 1000;
@@ -59,11 +59,14 @@ export async function paySession(
   sessionId: string,
   input: { client_secret: string; source: string; forwardedFor: string },
 ): Promise<APIGatewayProxyResult> {
+  // An answered pay is replayed even once the session is paid; see priorAttempt.
+  const prior = await priorAttempt(ref.merchantId, ref.clientKey, ref.hash);
+  if (prior?.kind === 'replay') return prior.response;
   const session = await getSession(ref.merchantId, sessionId);
   // A wrong client_secret is answered exactly like a missing session.
   if (!session || !secretsEqual(input.client_secret, session.client_secret)) throw notFound('checkout session');
   const now = Date.now();
-  const pending = session.pay_lock !== undefined;
+  const pending = session.pay_lock !== undefined || prior !== null;
   if (!pending) assertOpen(session, now);
   try {
     return await createChargeOnce(
