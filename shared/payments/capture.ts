@@ -59,13 +59,15 @@ export async function captureOnce(
               Key: { pk: pk.merchant(ref.merchantId), sk: sk.charge(chargeId) },
               UpdateExpression: 'SET capture_lock = :l, capture_lock_until = :until',
               ConditionExpression:
-                '#s = :succeeded AND captured = :false AND (attribute_not_exists(capture_lock) OR capture_lock = :l OR capture_lock_until < :now)',
+                // No capture while a void (refund of the authorisation) is under way, and no void during a capture.
+                '#s = :succeeded AND captured = :false AND amount_refund_pending = :zero AND (attribute_not_exists(capture_lock) OR capture_lock = :l OR capture_lock_until < :now)',
               ExpressionAttributeNames: { '#s': 'status' },
               ExpressionAttributeValues: {
                 ':l': lock,
                 ':until': now + LOCK_MS,
                 ':succeeded': 'succeeded',
                 ':false': false,
+                ':zero': 0,
                 ':now': now,
               },
             },
@@ -80,6 +82,9 @@ export async function captureOnce(
     const fresh = await getCharge(ref.merchantId, chargeId);
     if (!fresh) throw notFound('charge');
     precheck(fresh, amount);
+    if (fresh.amount_refund_pending > 0) {
+      throw conflict('charge_not_capturable', 'This authorisation is being released by a refund.');
+    }
     throw new ApiError(
       409,
       'invalid_request_error',

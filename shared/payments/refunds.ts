@@ -138,12 +138,21 @@ export async function refundOnce(ref: ClaimRef, input: RefundInput): Promise<API
                   Key: { pk: pk.merchant(ref.merchantId), sk: sk.charge(ch.id) },
                   UpdateExpression: 'SET refundable_remaining = refundable_remaining - :a ADD amount_refund_pending :a',
                   // Without an amount the whole remainder is meant: it must still be exactly that.
-                  ConditionExpression:
+                  ConditionExpression: [
                     input.amount === undefined
                       ? '#s = :succeeded AND refundable_remaining = :a'
                       : '#s = :succeeded AND refundable_remaining >= :a',
+                    // A void must not race a capture of the same authorisation (capture.ts checks the converse).
+                    ...(isVoid
+                      ? ['captured = :false AND (attribute_not_exists(capture_lock) OR capture_lock_until < :now)']
+                      : []),
+                  ].join(' AND '),
                   ExpressionAttributeNames: { '#s': 'status' },
-                  ExpressionAttributeValues: { ':a': amount, ':succeeded': 'succeeded' },
+                  ExpressionAttributeValues: {
+                    ':a': amount,
+                    ':succeeded': 'succeeded',
+                    ...(isVoid ? { ':false': false, ':now': now.getTime() } : {}),
+                  },
                 },
               },
             ]
