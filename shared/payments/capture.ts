@@ -9,12 +9,20 @@ import { captureCharge, getCloverCharge } from '../clover/scl';
 import { config } from '../config';
 import { ApiError, conflict, invalidRequest, notFound } from '../http/errors';
 import { json, toResponse } from '../http/response';
-import { claim, cloverIdempotencyKey, completeItem, endOf, LedgerConditionFailed, releaseClaim } from '../idempotency';
+import {
+  type Claim,
+  claim,
+  cloverIdempotencyKey,
+  completeItem,
+  endOf,
+  LedgerConditionFailed,
+  releaseClaim,
+} from '../idempotency';
 import { sha256Hex } from '../ids';
 import { withAccessToken } from '../merchant-context';
 import { accessToken } from '../oauth/access-token';
 import { pk, sk } from '../store/keys';
-import { type ChargeRecord, chargeObject, getCharge } from '../store/ledger';
+import { type ChargeRecord, chargeObject, getCharge, pendingIndex } from '../store/ledger';
 import type { ClaimRef } from './charges';
 import { classify } from './outcome';
 import { transact } from './transact';
@@ -41,7 +49,7 @@ export async function captureOnce(
 ): Promise<APIGatewayProxyResult> {
   const ch = await getCharge(ref.merchantId, chargeId);
   if (!ch) throw notFound('charge');
-  const lock = `capture:${sha256Hex(ref.clientKey).slice(0, 32)}`;
+  const lock = lockFor(ref.clientKey);
   const now = Date.now();
   let outcome: Awaited<ReturnType<typeof claim>>;
   try {
@@ -107,11 +115,40 @@ export async function captureOnce(
     ]);
     throw e;
   }
+  return sendCapture(c, current, { amount: amount ?? null, forwarded_for: forwardedFor }, ref.requestId);
+}
+
+/** A capture whose outcome at Clover is unknown: what the reconciler needs to re-send it. */
+export interface PendingCapture {
+  amount: number | null;
+  forwarded_for: string;
+  route_key?: string;
+  client_key?: string;
+}
+
+/**
+ * Sends (or re-sends, with the same Clover key) a claimed capture and records the outcome. An
+ * unknown outcome keeps the lock and lists the charge in GSI1 with its `pending_capture`, so that
+ * a retry with the same key or the reconciler learns what Clover did.
+ */
+export async function sendCapture(
+  c: Claim,
+  current: ChargeRecord,
+  pending: PendingCapture,
+  requestId: string,
+): Promise<APIGatewayProxyResult> {
+  const lock = lockFor(c.clientKey);
+  const chargeId = current.id;
+  const amount = pending.amount ?? undefined;
   let result: Awaited<ReturnType<typeof captureCharge>>;
   try {
-    result = await withAccessToken(ref.merchantId, (token) =>
+    result = await withAccessToken(c.merchantId, (token) =>
       captureCharge(
-        { token, idempotencyKey: cloverIdempotencyKey(ref.merchantId, ref.routeKey, ref.clientKey), forwardedFor },
+        {
+          token,
+          idempotencyKey: cloverIdempotencyKey(c.merchantId, c.routeKey, c.clientKey),
+          forwardedFor: pending.forwarded_for,
+        },
         current.clover.charge_id ?? '',
         amount !== undefined ? { amount } : {},
       ),
@@ -133,6 +170,9 @@ export async function captureOnce(
     };
     delete updated.capture_lock;
     delete updated.capture_lock_until;
+    delete updated.pending_capture;
+    delete updated.gsi1pk;
+    delete updated.gsi1sk;
     const response = json(200, chargeObject(updated));
     await transact([
       {
@@ -148,16 +188,36 @@ export async function captureOnce(
     return response;
   }
   if (o.state === 'failed') {
-    if (o.error.code === 'charge_already_captured') await syncCaptured(ref.merchantId, current);
-    const response = toResponse(o.error, ref.requestId);
-    await transact([completeItem(c, response, endOf(o)), unlock(ref.merchantId, chargeId, lock)]);
+    if (o.error.code === 'charge_already_captured') await syncCaptured(c.merchantId, current);
+    const response = toResponse(o.error, requestId);
+    await transact([completeItem(c, response, endOf(o)), unlock(c.merchantId, chargeId, lock)]);
     return response;
   }
-  // Unknown: the lock stays until it expires; a retry with the same key re-sends with the same Clover key.
-  const response = toResponse(o.error(chargeId), ref.requestId);
-  await transact([completeItem(c, response, false)]);
+  // Unknown: the lock stays; a retry with the same key, or the reconciler, re-sends with the same Clover key.
+  const response = toResponse(o.error(chargeId), requestId);
+  await transact([
+    completeItem(c, response, false),
+    {
+      Update: {
+        TableName: config.tableName,
+        Key: { pk: pk.merchant(c.merchantId), sk: sk.charge(chargeId) },
+        UpdateExpression: 'SET pending_capture = :p, gsi1pk = :g, gsi1sk = :gs, capture_lock_until = :until',
+        ConditionExpression: 'capture_lock = :l',
+        ExpressionAttributeValues: {
+          ':p': { ...pending, route_key: c.routeKey, client_key: c.clientKey },
+          ':g': pendingIndex.gsi1pk,
+          ':gs': `${at}#${c.merchantId}#${chargeId}`,
+          // Held until the outcome is known, not for the usual 30 s.
+          ':until': Date.now() + 24 * 3600 * 1000,
+          ':l': lock,
+        },
+      },
+    },
+  ]);
   return response;
 }
+
+const lockFor = (clientKey: string) => `capture:${sha256Hex(clientKey).slice(0, 32)}`;
 
 function unlock(merchantId: string, chargeId: string, lock: string) {
   return {

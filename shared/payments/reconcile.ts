@@ -8,6 +8,7 @@ import { takeOver } from '../idempotency';
 import { logger } from '../log';
 import { emitMetric, MetricUnit } from '../metrics';
 import { type ChargeRecord, listPending, type RefundRecord } from '../store/ledger';
+import { sendCapture } from './capture';
 import { sendCharge } from './charges';
 import { sendRefund } from './refunds';
 
@@ -32,15 +33,18 @@ export async function reconcilePending(opts: { graceMs?: number; now?: number } 
   };
   const owner = `reconciler:${now}:${Math.random().toString(36).slice(2)}`;
   for (const item of pending) {
-    const req = item.clover_request;
-    const claim = await takeOver(item.merchant_id, req.route_key, req.client_key, owner);
+    // A pending capture of a succeeded charge is guarded by the capture's own claim.
+    const capture = item.object === 'charge' ? (item as ChargeRecord).pending_capture : undefined;
+    const guard = capture ?? item.clover_request;
+    const claim = await takeOver(item.merchant_id, guard.route_key, guard.client_key, owner);
     if (!claim) {
       report.skipped_in_flight++;
       continue;
     }
     try {
-      const response =
-        item.object === 'charge'
+      const response = capture
+        ? await sendCapture(claim, item as ChargeRecord, capture, 'reconciler')
+        : item.object === 'charge'
           ? await sendCharge(claim, item as ChargeRecord, 'reconciler')
           : await sendRefund(claim, item as RefundRecord, 'reconciler');
       const stillPending = response.statusCode >= 500 || response.statusCode === 429;

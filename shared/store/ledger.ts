@@ -68,6 +68,8 @@ export interface ChargeRecord {
   clover_request: CloverRequestRecord;
   capture_lock?: string;
   capture_lock_until?: number;
+  /** A capture whose outcome at Clover is not known yet (shared/payments/capture.ts). */
+  pending_capture?: { amount: number | null; forwarded_for: string; route_key: string; client_key: string };
   created: string;
   updated: string;
   gsi1pk?: string;

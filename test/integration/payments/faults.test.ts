@@ -172,6 +172,28 @@ describe('a capture whose answer is lost', () => {
   });
 });
 
+describe('a capture whose answer is lost and nobody retries', () => {
+  it('is resolved by the reconciler: captured once, another capture refused meanwhile', async () => {
+    const ch = await getCharge(await chargeId(m, { capture: false, amount: 770 }));
+    const path = `/v1/charges/${ch.clover.charge_id}/capture`;
+    const lost = await underFault({ path, method: 'POST', drop: true, after_effect: true }, () =>
+      api('POST', `/v1/charges/${ch.id}/capture`, { key: m.secret_key, idem: newKey(), body: { amount: 700 } }),
+    );
+    expect([502, 503, 504]).toContain(lost.status);
+    expect(await getCharge(ch.id)).toMatchObject({ captured: false });
+    // While the outcome is unknown, a capture under another key must not reach Clover.
+    const other = await api('POST', `/v1/charges/${ch.id}/capture`, { key: m.secret_key, idem: newKey(), body: {} });
+    expect(other.status).toBe(409);
+    const report = await reconcile();
+    expect(report.resolved).toBeGreaterThanOrEqual(1);
+    expect(await getCharge(ch.id)).toMatchObject({ captured: true, amount_captured: 700 });
+    const captures = (await cloverRequestsOf(m.merchant_id, path)).filter((r) => r.method === 'POST');
+    expect(captures).toHaveLength(2); // the lost one and the reconciler's re-send, which Clover replayed
+    const atClover = (await cloverCharges(m.merchant_id)).find((c) => c.id === ch.clover.charge_id);
+    expect(atClover).toMatchObject({ captured: true, amount_captured: 700 });
+  });
+});
+
 describe('a refund whose answer is lost', () => {
   it('is answered as an api_error, resolved by the reconciler, refunded once', async () => {
     const id = await chargeId(m, { amount: 1000 });
