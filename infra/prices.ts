@@ -128,7 +128,7 @@ export function total(lines: readonly CostLine[]): number {
 /** Counts of the stack's billable fixtures; test/infra pins them against the synthesised template. */
 export const stackFixtures = {
   kmsKeys: 2,
-  wafRules: 4,
+  wafRules: 5,
   /** Metrics evaluated by the alarms in infra/monitoring.ts (metric math counts each metric). */
   alarmMetrics: 24,
   /** CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests. */
