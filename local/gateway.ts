@@ -148,7 +148,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const event = buildEvent(req, url, raw, route.path, found.pathParameters, requestId, restApiId, stage);
 
       if (route.key !== 'none') {
-        const auth = await authorize(event);
+        let auth: Awaited<ReturnType<typeof authorize>>;
+        try {
+          auth = await authorize(event);
+        } catch (e) {
+          log(`${method} ${url.pathname} 503 authorizer failed: ${(e as Error)?.name ?? 'Error'}`);
+          return finish(503, gatewayHeaders(requestId), renderGatewayBody('AUTHORIZER_FAILURE', requestId));
+        }
         if (auth === 'UNAUTHORIZED' || auth === 'ACCESS_DENIED') {
           return finish(
             auth === 'UNAUTHORIZED' ? 401 : 403,
@@ -170,9 +176,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       res.end(body);
       log(`${method} ${url.pathname} ${result.statusCode} ${Date.now() - started}ms`);
     } catch (e) {
-      // What API Gateway answers when the integration itself fails.
+      // What API Gateway answers when the integration itself fails (DEFAULT_5XX Gateway Response).
       log(`${method} ${url.pathname} 502 integration error: ${(e as Error)?.name ?? 'Error'}`);
-      finish(502, gatewayHeaders(requestId), JSON.stringify({ message: 'Internal server error' }));
+      finish(502, gatewayHeaders(requestId), renderGatewayBody('DEFAULT_5XX', requestId));
     }
   });
 
@@ -263,8 +269,9 @@ function buildEvent(
   restApiId: string,
   stage: string,
 ): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
+  // Null-prototype maps: a header or query name like `__proto__` is just a name here.
+  const headers: Record<string, string> = Object.create(null);
+  const multiValueHeaders: Record<string, string[]> = Object.create(null);
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     const k = req.rawHeaders[i]!;
     const v = req.rawHeaders[i + 1]!;
@@ -277,8 +284,8 @@ function buildEvent(
   let query: Record<string, string> | null = null;
   let multiQuery: Record<string, string[]> | null = null;
   for (const [k, v] of url.searchParams) {
-    query ??= {};
-    multiQuery ??= {};
+    query ??= Object.create(null) as Record<string, string>;
+    multiQuery ??= Object.create(null) as Record<string, string[]>;
     query[k] = v;
     multiQuery[k] = [...(multiQuery[k] ?? []), v];
   }

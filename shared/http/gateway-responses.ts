@@ -37,6 +37,30 @@ export const gatewayResponses = {
       },
     },
   },
+  /** The authorizer itself failed (its DynamoDB read, say): retryable, so 503, not API Gateway's 500. */
+  AUTHORIZER_FAILURE: {
+    status: 503,
+    body: {
+      error: {
+        type: 'api_error',
+        code: 'service_unavailable',
+        message: 'The API key could not be checked right now; retry shortly.',
+        request_id: '$context.requestId',
+      },
+    },
+  },
+  /** A function crashed or timed out before answering. */
+  DEFAULT_5XX: {
+    status: 502,
+    body: {
+      error: {
+        type: 'api_error',
+        code: 'internal_error',
+        message: 'The request could not be completed; retry shortly (with the same Idempotency-Key for a payment).',
+        request_id: '$context.requestId',
+      },
+    },
+  },
 } as const;
 
 /** How long API Gateway caches an authorizer's answer for one Authorization header. */

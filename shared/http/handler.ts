@@ -48,6 +48,9 @@ export function httpHandler(handlers: Partial<Record<string, (ctx: AuthedContext
     } catch (e) {
       if (isApiError(e)) {
         result = toResponse(e, requestId);
+      } else if (isDependencyFailure(e)) {
+        logger.warn('a dependency failed', { requestId, error: (e as Error)?.name, message: (e as Error)?.message });
+        result = toResponse(dependencyUnavailable(), requestId);
       } else {
         logger.error('unhandled error', { requestId, error: (e as Error)?.name, message: (e as Error)?.message });
         result = toResponse(new ApiError(500, 'api_error', 'internal_error', 'An internal error occurred.'), requestId);
@@ -57,6 +60,27 @@ export function httpHandler(handlers: Partial<Record<string, (ctx: AuthedContext
     return result;
   };
 }
+
+/**
+ * An AWS service (DynamoDB, Secrets Manager) or the network failed, not our code: the request may
+ * be retried, so it is a 503 with Retry-After, not a 500. AWS SDK errors carry `$metadata`.
+ */
+export function isDependencyFailure(e: unknown): boolean {
+  const err = e as { $metadata?: unknown; name?: string; code?: string; cause?: { code?: string } } | null;
+  if (!err || typeof err !== 'object') return false;
+  if (err.$metadata !== undefined) return true;
+  const code = err.code ?? err.cause?.code ?? '';
+  return (
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code) ||
+    err.name === 'TimeoutError'
+  );
+}
+
+export const dependencyUnavailable = (charge?: string): ApiError =>
+  new ApiError(503, 'api_error', 'service_unavailable', 'A service this request needs is unavailable; retry shortly.', {
+    retryAfter: 1,
+    ...(charge ? { charge } : {}),
+  });
 
 /** API Gateway answers CORS preflights; the actual responses must carry the allowed origin too. */
 function corsHeaders(event: APIGatewayProxyEvent): Record<string, string> {

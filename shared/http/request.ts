@@ -36,7 +36,30 @@ export function parseJsonObject(
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw invalidRequest('invalid_body', 'The request body must be a JSON object.');
   }
+  if (depthOf(value) > MAX_DEPTH) {
+    throw invalidRequest('invalid_body', `The request body is nested more than ${MAX_DEPTH} levels deep.`);
+  }
   return value as Record<string, unknown>;
+}
+
+/** No body of this API nests beyond 3 levels; 32 leaves room and keeps recursive code (hashing) safe. */
+export const MAX_DEPTH = 32;
+
+/** Nesting depth, measured without recursion (a hostile body must not exhaust the stack here). */
+function depthOf(root: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (d > max) max = d;
+    if (max > MAX_DEPTH) return max;
+    if (v !== null && typeof v === 'object') {
+      for (const child of Object.values(v as Record<string, unknown>)) {
+        if (child !== null && typeof child === 'object') stack.push([child, d + 1]);
+      }
+    }
+  }
+  return max;
 }
 
 /** The caller's address as API Gateway saw it. */

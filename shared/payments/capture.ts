@@ -24,7 +24,7 @@ import { accessToken } from '../oauth/access-token';
 import { pk, sk } from '../store/keys';
 import { type ChargeRecord, chargeObject, getCharge, pendingIndex } from '../store/ledger';
 import type { ClaimRef } from './charges';
-import { classify } from './outcome';
+import { classify, pendingFailure } from './outcome';
 import { transact } from './transact';
 
 const LOCK_MS = 30_000;
@@ -155,7 +155,7 @@ export async function sendCapture(
     );
   } catch (e) {
     await releaseClaim(c).catch(() => {});
-    throw e;
+    throw pendingFailure(e, current.id);
   }
   const o = classify(result, 'capture');
   const at = new Date().toISOString();

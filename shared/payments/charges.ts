@@ -31,7 +31,7 @@ import { logger } from '../log';
 import { withAccessToken } from '../merchant-context';
 import { pk, sk } from '../store/keys';
 import { type ChargeRecord, chargeObject, getCharge, pendingIndex } from '../store/ledger';
-import { classify } from './outcome';
+import { classify, pendingFailure } from './outcome';
 import { transact } from './transact';
 
 export interface NewCharge {
@@ -144,7 +144,7 @@ export async function sendCharge(c: Claim, charge: ChargeRecord, requestId: stri
   } catch (e) {
     // Our side failed before Clover was called (token store down, merchant needs reauth): the charge stays pending.
     await releaseClaim(c).catch(() => {});
-    throw e;
+    throw pendingFailure(e, charge.id);
   }
   const outcome = classify(result, 'charge');
   const now = new Date().toISOString();
@@ -181,20 +181,27 @@ export async function sendCharge(c: Claim, charge: ChargeRecord, requestId: stri
     response = toResponse(outcome.error(charge.id), requestId);
     logger.warn('charge outcome unknown; left pending', { chargeId: charge.id, merchantId: charge.merchant_id });
   }
-  await transact([
-    {
-      Put: {
-        TableName: config.tableName,
-        Item: updated,
-        // Only an unresolved charge is resolved here; nothing else writes a charge before that.
-        ConditionExpression: '#s = :pending',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':pending': 'pending' },
+  try {
+    await transact([
+      {
+        Put: {
+          TableName: config.tableName,
+          Item: updated,
+          // Only an unresolved charge is resolved here; nothing else writes a charge before that.
+          ConditionExpression: '#s = :pending',
+          ExpressionAttributeNames: { '#s': 'status' },
+          ExpressionAttributeValues: { ':pending': 'pending' },
+        },
       },
-    },
-    completeItem(c, response, end),
-    ...sessionItems(updated),
-  ]);
+      completeItem(c, response, end),
+      ...sessionItems(updated),
+    ]);
+  } catch (e) {
+    // Clover answered but the answer could not be recorded: the charge stays pending, and a retry
+    // (after the claim's lease) or the reconciler records it from Clover's idempotent replay.
+    logger.error('charge outcome not recorded; left pending', { chargeId: charge.id, error: (e as Error).name });
+    throw pendingFailure(e, charge.id);
+  }
   return response;
 }
 

@@ -6,6 +6,7 @@
 import type { CloverErrorBody, CloverResult } from '../clover/client';
 import { declineCodeOf } from '../clover/client';
 import { ApiError } from '../http/errors';
+import { dependencyUnavailable, isDependencyFailure } from '../http/handler';
 import { emitMetric } from '../metrics';
 
 export type Outcome<T> =
@@ -157,4 +158,15 @@ function definitiveFailure(status: number, body: CloverErrorBody, code: string):
  */
 function safeMessage(m: string): string {
   return m.length <= 200 && !/\d{6,}|clv_|[A-Za-z0-9_-]{20,}/.test(m) ? m : 'Clover refused the request.';
+}
+
+/**
+ * Our side failed while a charge (or a refund or capture of it) was under way, before its outcome
+ * was recorded: the caller is told which charge is pending, so a retry or a look-up can follow it.
+ */
+export function pendingFailure(e: unknown, chargeId: string): unknown {
+  if (e instanceof ApiError)
+    return new ApiError(e.status, e.type, e.code, e.message, { ...e.extras, charge: chargeId });
+  if (isDependencyFailure(e)) return dependencyUnavailable(chargeId);
+  return e;
 }

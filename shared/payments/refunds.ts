@@ -33,7 +33,7 @@ import {
   refundObject,
 } from '../store/ledger';
 import type { ClaimRef } from './charges';
-import { classify } from './outcome';
+import { classify, pendingFailure } from './outcome';
 import { transact } from './transact';
 
 export interface RefundInput {
@@ -217,7 +217,7 @@ export async function sendRefund(c: Claim, refund: RefundRecord, requestId: stri
     );
   } catch (e) {
     await releaseClaim(c).catch(() => {});
-    throw e;
+    throw pendingFailure(e, refund.charge);
   }
   const o = classify(result, 'refund');
   const at = new Date().toISOString();
