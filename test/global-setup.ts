@@ -24,14 +24,26 @@ export interface PlatformInfo {
 
 let child: ChildProcess | undefined;
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+export default function setup(project: TestProject): Promise<() => Promise<void>> {
+  return startPlatformProcess(project, { name: 'test' });
+}
+
+/**
+ * Starts `npm start`'s entry point as a child process for one vitest run and provides its
+ * endpoints to the tests. `name` names the temp DATA_DIR and the copy of the log in reports/
+ * (reports/platform-<name>.log), so that several suites never share one.
+ */
+export async function startPlatformProcess(
+  project: TestProject,
+  { name, readyTimeoutMs = 90_000 }: { name: string; readyTimeoutMs?: number },
+): Promise<() => Promise<void>> {
   const [port, emulatorPort, dynamodbPort, secretsManagerPort] = await Promise.all([
     freePort(),
     freePort(),
     freePort(),
     freePort(),
   ]);
-  const dataDir = mkdtempSync(join(tmpdir(), 'cpf-test-'));
+  const dataDir = mkdtempSync(join(tmpdir(), `cpf-${name}-`));
   mkdirSync('reports', { recursive: true });
   // The log lives with this run's data (parallel runs in one tree must not share it) and is copied
   // to reports/ at the end for people to read.
@@ -54,7 +66,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
   child.stderr?.pipe(log);
   let out = '';
   await new Promise<void>((resolveReady, reject) => {
-    const timer = setTimeout(() => reject(new Error(`local platform not ready in 60 s:\n${out.slice(-2000)}`)), 60_000);
+    const timer = setTimeout(
+      () => reject(new Error(`local platform not ready in ${readyTimeoutMs / 1000} s:\n${out.slice(-2000)}`)),
+      readyTimeoutMs,
+    );
     const onData = (c: Buffer) => {
       out += c.toString();
       if (out.includes('Ready in')) {
@@ -91,6 +106,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
       setTimeout(() => c.kill('SIGKILL'), 10_000).unref();
     });
     await new Promise<void>((r) => log.end(() => r()));
-    copyFileSync(logFile, resolve('reports/platform-test.log'));
+    copyFileSync(logFile, resolve(`reports/platform-${name}.log`));
   };
 }
