@@ -9,8 +9,9 @@
  *   syntax, which Node 24 runs unchanged, so local runs on Node 20/22 and Lambda behave alike.
  * - arm64: about 20% cheaper per GB-second than x86_64 for the same work.
  * - ESM bundles with the AWS SDK inside (module-first main fields): smaller and faster to load
- *   than an external SDK (../shared/toolchain.md §5). No source maps: they cost cold-start time
- *   and our errors are values with codes, not stack traces.
+ *   than an external SDK (../shared/toolchain.md §5), minus the SDK modules no function ever loads
+ *   on Lambda (NEVER_LOADED_ON_LAMBDA). No source maps: they cost cold-start time and our errors
+ *   are values with codes, not stack traces.
  * - An explicit log group per function: KMS-encrypted, retention from the stage, removed with the
  *   stack in a sandbox only.
  * - Its own role with no AWS managed policy and no inline policy; every permission is a statement
@@ -65,6 +66,30 @@ export interface HouseFunctionProps {
   readonly memorySize?: number;
   readonly environment?: Record<string, string>;
 }
+
+/**
+ * Left out of every bundle: SDK modules that the bundled code loads only with a dynamic `import()`
+ * on a path our functions never take, so excluding them removes no code that runs. No static
+ * import of them remains in any bundle (`npm run bench` checks, and imports every bundle from a
+ * directory with no node_modules above it). Together they are ~30% of each bundle and more than
+ * that of its cold import time (reports/bench.md).
+ * - The links of the SDK's default credential chain after `fromEnv`
+ *   (@aws-sdk/credential-provider-node): Lambda always puts the role's credentials in
+ *   AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, so the chain stops at its first
+ *   link. (Without them the error would name a missing package instead of "Could not load
+ *   credentials from any providers" — which cannot happen on Lambda.)
+ * - Event-stream serde (@smithy/core/event-streams): loaded only for operations with an event
+ *   stream, and DynamoDB, Secrets Manager and API Gateway have none.
+ */
+const NEVER_LOADED_ON_LAMBDA = [
+  '@aws-sdk/credential-provider-ini',
+  '@aws-sdk/credential-provider-sso',
+  '@aws-sdk/credential-provider-process',
+  '@aws-sdk/credential-provider-web-identity',
+  '@aws-sdk/credential-provider-http',
+  '@smithy/credential-provider-imds',
+  '@smithy/core/event-streams',
+];
 
 export type TableAccess = 'get' | 'read' | 'readwrite';
 export type MerchantSecretAccess = 'read' | 'refresh' | 'manage';
@@ -127,7 +152,7 @@ export class HouseFunction extends NodejsFunction {
         minify: true,
         sourceMap: false,
         mainFields: ['module', 'main'],
-        externalModules: [],
+        externalModules: NEVER_LOADED_ON_LAMBDA,
         logLevel: LogLevel.ERROR,
       },
     });

@@ -83,7 +83,7 @@ export const defaultChargeAssumptions: ChargeAssumptions = {
   authorizerDurationMs: 30,
   coldStartFraction: 0.01,
   initDurationMs: 350,
-  dynamoWriteUnits: 6,
+  dynamoWriteUnits: 12,
   dynamoReadUnits: 2,
   secretsManagerCalls: 0.05,
   kmsRequests: 0.06,

@@ -75,9 +75,12 @@ function refundAmount(ch: ChargeRecord, amount: number | undefined): { amount: n
 
 export async function refundOnce(ref: ClaimRef, input: RefundInput): Promise<APIGatewayProxyResult> {
   // An answered request is replayed even if nothing is left to refund now; see priorAttempt.
-  const prior = await priorAttempt(ref.merchantId, ref.clientKey, ref.hash);
+  // Both reads at once: one round trip (the charge read is wasted only on a replay).
+  const [prior, ch] = await Promise.all([
+    priorAttempt(ref.merchantId, ref.clientKey, ref.hash),
+    getCharge(ref.merchantId, input.charge),
+  ]);
   if (prior?.kind === 'replay') return prior.response;
-  const ch = await getCharge(ref.merchantId, input.charge);
   if (!ch) throw notFound('charge', 'charge');
   let planned: { amount: number; isVoid: boolean } | null;
   try {
