@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { proxyEvent as gatewayProxyEvent } from '../local/gateway';
 
 export interface Caller {
   readonly merchantId: string;
@@ -29,73 +30,30 @@ const REGION = 'us-east-1';
 const SOURCE_IP = '127.0.0.1';
 
 export function proxyEvent(spec: EventSpec, requestId: string = randomUUID()): APIGatewayProxyEvent {
-  const path = spec.path ?? spec.resource;
-  const headers: Record<string, string> = {
-    Host: '127.0.0.1',
-    'User-Agent': 'clover-bench',
-    Accept: '*/*',
-    'X-Forwarded-For': SOURCE_IP,
-  };
+  const headers: Record<string, string> = { Host: '127.0.0.1', 'User-Agent': 'clover-bench', Accept: '*/*' };
   if (spec.caller) headers.Authorization = `Bearer ${spec.caller.key}`;
   if (spec.body !== undefined) headers['Content-Type'] = 'application/json';
   if (spec.idempotencyKey) headers['Idempotency-Key'] = spec.idempotencyKey;
-  const multiValueHeaders: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(headers)) multiValueHeaders[k] = [v];
-  const now = new Date();
-  return {
+  // The same builder the local gateway uses, so the bench calls handlers with the gateway's events.
+  const e = gatewayProxyEvent({
+    method: spec.method,
+    url: new URL(spec.path ?? spec.resource, 'http://127.0.0.1'),
+    rawHeaders: Object.entries(headers).flat(),
+    body: Buffer.from(spec.body === undefined ? '' : JSON.stringify(spec.body)),
+    sourceIp: SOURCE_IP,
     resource: spec.resource,
-    path,
-    httpMethod: spec.method,
-    headers,
-    multiValueHeaders,
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
     pathParameters: spec.pathParameters ?? null,
-    stageVariables: null,
-    body: spec.body === undefined ? null : JSON.stringify(spec.body),
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: ACCOUNT,
-      apiId: 'local',
-      authorizer: spec.caller
-        ? {
-            principalId: spec.caller.merchantId,
-            merchant_id: spec.caller.merchantId,
-            key_kind: spec.caller.kind,
-            key_id: spec.caller.keyId,
-          }
-        : null,
-      domainName: '127.0.0.1',
-      domainPrefix: 'localhost',
-      extendedRequestId: requestId,
-      httpMethod: spec.method,
-      identity: {
-        accessKey: null,
-        accountId: null,
-        apiKey: null,
-        apiKeyId: null,
-        caller: null,
-        clientCert: null,
-        cognitoAuthenticationProvider: null,
-        cognitoAuthenticationType: null,
-        cognitoIdentityId: null,
-        cognitoIdentityPoolId: null,
-        principalOrgId: null,
-        sourceIp: SOURCE_IP,
-        user: null,
-        userAgent: 'clover-bench',
-        userArn: null,
-      },
-      path: `/local${path}`,
-      protocol: 'HTTP/1.1',
-      requestId,
-      requestTime: now.toUTCString(),
-      requestTimeEpoch: now.getTime(),
-      resourceId: spec.resource,
-      resourcePath: spec.resource,
-      stage: 'local',
-    },
-  };
+    requestId,
+  });
+  if (spec.caller) {
+    e.requestContext.authorizer = {
+      principalId: spec.caller.merchantId,
+      merchant_id: spec.caller.merchantId,
+      key_kind: spec.caller.kind,
+      key_id: spec.caller.keyId,
+    };
+  }
+  return e;
 }
 
 /** The REQUEST authorizer's event for a request carrying `key` (a cache miss at API Gateway). */

@@ -249,7 +249,7 @@ function pathParameters(route: Route): Record<string, boolean> | undefined {
 }
 
 function browserCallable(route: Route): boolean {
-  return route.key === 'publishable' || route.key === 'publishable_or_secret';
+  return route.key === 'publishable';
 }
 
 function unauthenticatedReason(route: Route): string {

@@ -188,13 +188,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     const identity = headerValue(event.headers, 'authorization');
     // API Gateway refuses a request without the identity source before calling the authorizer.
     if (!identity) return 'UNAUTHORIZED';
+    const methodArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${restApiId}/${stage}/${event.httpMethod}${event.resource}`;
     const cached = authCache.get(identity);
     let result: APIGatewayAuthorizerResult;
     if (cached && cached.until > Date.now()) {
       result = cached.result;
     } else {
       const authorizer = (await handlerOf('authorizer')) as AuthorizerHandler;
-      const methodArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${restApiId}/${stage}/${event.httpMethod}${event.resource}`;
       const authEvent = {
         ...event,
         type: 'REQUEST',
@@ -208,7 +208,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
       authCache.set(identity, { result, until: Date.now() + authorizerCacheTtlSeconds * 1000 });
     }
-    const methodArn = `arn:aws:execute-api:${REGION}:${ACCOUNT}:${restApiId}/${stage}/${event.httpMethod}${event.resource}`;
     if (!policyAllows(result, methodArn)) return 'ACCESS_DENIED';
     return { principalId: result.principalId, ...(result.context ?? {}) };
   }
@@ -269,16 +268,55 @@ function buildEvent(
   restApiId: string,
   stage: string,
 ): APIGatewayProxyEvent {
+  return proxyEvent({
+    method: req.method ?? 'GET',
+    url,
+    rawHeaders: req.rawHeaders,
+    body: raw,
+    sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+    httpVersion: req.httpVersion,
+    resource,
+    pathParameters,
+    requestId,
+    restApiId,
+    stage,
+  });
+}
+
+export interface ProxyRequest {
+  method: string;
+  url: URL;
+  /** Header names and values, alternating, as Node's `rawHeaders`. */
+  rawHeaders: readonly string[];
+  body: Buffer;
+  sourceIp: string;
+  httpVersion?: string;
+  resource: string;
+  pathParameters: Record<string, string> | null;
+  requestId: string;
+  restApiId?: string;
+  stage?: string;
+}
+
+/**
+ * The REST proxy event API Gateway sends for a request: the gateway's, and the benchmark's for
+ * calling handlers in process.
+ */
+export function proxyEvent(r: ProxyRequest): APIGatewayProxyEvent {
+  const { url, resource, pathParameters, requestId, sourceIp } = r;
+  const raw = r.body;
+  const restApiId = r.restApiId ?? 'local';
+  const stage = r.stage ?? 'local';
+  const method = r.method.toUpperCase();
   // Null-prototype maps: a header or query name like `__proto__` is just a name here.
   const headers: Record<string, string> = Object.create(null);
   const multiValueHeaders: Record<string, string[]> = Object.create(null);
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    const k = req.rawHeaders[i]!;
-    const v = req.rawHeaders[i + 1]!;
+  for (let i = 0; i < r.rawHeaders.length; i += 2) {
+    const k = r.rawHeaders[i]!;
+    const v = r.rawHeaders[i + 1]!;
     headers[k] = v; // API Gateway keeps the last value in `headers`, all of them in `multiValueHeaders`.
     multiValueHeaders[k] = [...(multiValueHeaders[k] ?? []), v];
   }
-  const sourceIp = req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1';
   headers['X-Forwarded-For'] = headers['X-Forwarded-For'] ? `${headers['X-Forwarded-For']}, ${sourceIp}` : sourceIp;
   multiValueHeaders['X-Forwarded-For'] = [headers['X-Forwarded-For']];
   let query: Record<string, string> | null = null;
@@ -298,7 +336,7 @@ function buildEvent(
   return {
     resource,
     path: url.pathname,
-    httpMethod: (req.method ?? 'GET').toUpperCase(),
+    httpMethod: method,
     headers,
     multiValueHeaders,
     queryStringParameters: query,
@@ -314,7 +352,7 @@ function buildEvent(
       domainName: headerValue(headers, 'host') ?? 'localhost',
       domainPrefix: 'localhost',
       extendedRequestId: requestId,
-      httpMethod: (req.method ?? 'GET').toUpperCase(),
+      httpMethod: method,
       identity: {
         accessKey: null,
         accountId: null,
@@ -333,7 +371,7 @@ function buildEvent(
         userArn: null,
       },
       path: `/${stage}${url.pathname}`,
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol: `HTTP/${r.httpVersion ?? '1.1'}`,
       requestId,
       requestTime: now.toUTCString(),
       requestTimeEpoch: now.getTime(),

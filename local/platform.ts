@@ -17,6 +17,7 @@ import {
 import type { CloverHosts } from '../shared/clover/hosts';
 import { type FunctionName, routes } from '../shared/routes';
 import type { AppConfig } from '../shared/secrets/app-config';
+import { defaultTableName } from '../shared/table';
 import { type CloverEmulator, startCloverEmulator } from './clover-emulator';
 import { type DynamoDbLocal, ensureTable, localDynamoClient, startDynamoDbLocal } from './dynamodb';
 import { type Gateway, startGateway } from './gateway';
@@ -55,7 +56,7 @@ export interface AppCredentials {
 }
 
 export const APP_SECRET_ID = 'clover-payments/app';
-export const TABLE_NAME = 'clover-payments';
+export const TABLE_NAME = defaultTableName;
 
 /** Reads PORT, CLOVER_EMULATOR_PORT, … with the defaults of API.md §3. */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformOptions {

@@ -4,11 +4,13 @@
  * Read on access, not at import, so that a process that sets its environment after loading this
  * module (the local platform) sees the values it set.
  */
+import { defaultTableName } from './table';
+
 const env = process.env;
 
 export const config = {
   get tableName() {
-    return env.TABLE_NAME ?? 'clover-payments';
+    return env.TABLE_NAME ?? defaultTableName;
   },
   get appSecretId() {
     return env.APP_SECRET_ID ?? 'clover-payments/app';

@@ -5,7 +5,7 @@
  */
 
 /** Which key a route accepts. `none` routes are called by Clover or by load balancers. */
-export type KeyKind = 'none' | 'publishable' | 'secret' | 'publishable_or_secret';
+export type KeyKind = 'none' | 'publishable' | 'secret';
 
 /** The HTTP-facing Lambda functions, by folder name under functions/. */
 export type HttpFunctionName =
@@ -58,7 +58,7 @@ export const routes: readonly Route[] = [
 export function keyAllowed(route: Pick<Route, 'key'>, kind: 'publishable' | 'secret'): boolean {
   if (route.key === 'none') return true;
   if (kind === 'secret') return true;
-  return route.key === 'publishable' || route.key === 'publishable_or_secret';
+  return route.key === 'publishable';
 }
 
 export interface RouteMatch {

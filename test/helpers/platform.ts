@@ -150,6 +150,15 @@ export async function createKey(merchantId: string, type: 'publishable' | 'secre
 /** Everything the platform printed so far (handler logs, gateway, emulator, secrets endpoint). */
 export const platformLog = () => readFileSync(platform().logFile, 'utf8');
 
+/** The merchant's record as stored (`MERCHANT#<id>` / `MERCHANT`), or undefined. */
+export async function merchantItem(merchantId: string): Promise<Record<string, any> | undefined> {
+  const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
+  const r = await ddb().send(
+    new GetCommand({ TableName: 'clover-payments', Key: { pk: `MERCHANT#${merchantId}`, sk: 'MERCHANT' } }),
+  );
+  return r.Item;
+}
+
 export async function allItems(): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;

@@ -2,14 +2,11 @@
  * Issue 3: the install callback, PAKMS at most once per merchant, reinstall, bad input.
  */
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authorizeRedirect } from '../../../local/demo-merchant';
-import { api, cloverRequests, ddb, emulator, platform, secrets } from '../../helpers/platform';
+import { api, cloverRequests, emulator, merchantItem, platform, secrets } from '../../helpers/platform';
 
-const merchantRecord = async (id: string) =>
-  (await ddb().send(new GetCommand({ TableName: 'clover-payments', Key: { pk: `MERCHANT#${id}`, sk: 'MERCHANT' } })))
-    .Item;
+const merchantRecord = merchantItem;
 
 async function callbackUrl(merchantId: string): Promise<string> {
   const p = platform();

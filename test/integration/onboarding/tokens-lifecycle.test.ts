@@ -4,15 +4,14 @@
  * `needs_reauth` and its calls fail with 503 merchant_needs_reauth.
  */
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   api,
   cardToken,
   cloverRequests,
-  ddb,
   emulator,
   invoke,
+  merchantItem,
   newKey,
   newMerchant,
   secrets,
@@ -89,11 +88,7 @@ describe('OAuth token lifecycle', () => {
     });
     expect(r.status).toBe(503);
     expect(r.body.error).toMatchObject({ type: 'api_error', code: 'merchant_needs_reauth' });
-    const rec = (
-      await ddb().send(
-        new GetCommand({ TableName: 'clover-payments', Key: { pk: `MERCHANT#${m.merchant_id}`, sk: 'MERCHANT' } }),
-      )
-    ).Item;
+    const rec = await merchantItem(m.merchant_id);
     expect(rec?.status).toBe('needs_reauth');
     // Later calls fail the same way without touching Clover's token endpoint again.
     const before = await refreshCalls();

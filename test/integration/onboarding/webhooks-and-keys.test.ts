@@ -4,10 +4,18 @@
  */
 
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { authorizeRedirect } from '../../../local/demo-merchant';
-import { allItems, api, ddb, keysCli, newMerchant, platform, platformLog, secrets } from '../../helpers/platform';
+import {
+  allItems,
+  api,
+  keysCli,
+  merchantItem,
+  newMerchant,
+  platform,
+  platformLog,
+  secrets,
+} from '../../helpers/platform';
 
 const webhook = (body: unknown, auth: string | null = platform().app.webhook_auth_code) =>
   api('POST', '/v1/webhooks/clover', { body, headers: auth === null ? {} : { 'X-Clover-Auth': auth } });
@@ -17,9 +25,7 @@ const uninstall = (merchantId: string, ts: number) => ({
   merchants: { [merchantId]: [{ objectId: `A:${platform().app.client_id}`, type: 'DELETE', ts }] },
 });
 
-const status = async (m: string) =>
-  (await ddb().send(new GetCommand({ TableName: 'clover-payments', Key: { pk: `MERCHANT#${m}`, sk: 'MERCHANT' } })))
-    .Item?.status;
+const status = async (m: string) => (await merchantItem(m))?.status;
 
 describe('app webhooks', () => {
   it('answers the verification handshake and logs the code for ops', async () => {
@@ -188,11 +194,7 @@ describe('no secret in the logs', () => {
       (await secrets().send(new GetSecretValueCommand({ SecretId: `clover-payments/merchants/${m.merchant_id}` })))
         .SecretString!,
     );
-    const rec = (
-      await ddb().send(
-        new GetCommand({ TableName: 'clover-payments', Key: { pk: `MERCHANT#${m.merchant_id}`, sk: 'MERCHANT' } }),
-      )
-    ).Item!;
+    const rec = (await merchantItem(m.merchant_id))!;
     for (const secret of [
       pair.access_token,
       pair.refresh_token,
