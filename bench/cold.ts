@@ -11,9 +11,9 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
+import type { DeployedFunction } from '../local/build';
+import { literalEnvironment, repoRoot } from '../local/build';
 import { median, shuffle } from './stats';
-import type { DeployedFunction } from './synth';
-import { repoRoot } from './synth';
 
 export interface ColdRow {
   readonly name: string;
@@ -82,7 +82,7 @@ export function importEnv(fn: DeployedFunction): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
-    ...fn.environment,
+    ...literalEnvironment(fn),
     AWS_REGION: 'us-east-1',
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIDBENCHMARK',
@@ -93,7 +93,7 @@ export function importEnv(fn: DeployedFunction): NodeJS.ProcessEnv {
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
     // Lambda's Node 24 does not print the SDK's Node-version warning; Node 20 here would.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    TABLE_NAME: fn.environment.TABLE_NAME ?? 'clover-payments',
+    TABLE_NAME: 'clover-payments',
   };
 }
 

@@ -7,13 +7,13 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { DeployedFunction } from '../local/build';
+import { literalEnvironment, repoRoot } from '../local/build';
 import { lambdaContext } from '../local/gateway';
 import type { CallResult, CallSpec } from './call-child';
 import { authorizerEvent, proxyEvent, TEST_CARD } from './events';
 import { emptyCounts } from './proxy';
 import { type BenchMerchant, makeTokens } from './setup';
-import type { DeployedFunction } from './synth';
-import { repoRoot } from './synth';
 
 export type CountedOp = 'charge' | 'refund' | 'tokenize' | 'checkout-config' | 'authorizer';
 
@@ -77,7 +77,7 @@ function maxSummary(rs: CallResult[]): Summary {
 /** The deployed function's own settings (log level, Powertools, Clover timeout); endpoints stay the platform's. */
 function functionEnv(fn: DeployedFunction): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fn.environment)) {
+  for (const [k, v] of Object.entries(literalEnvironment(fn))) {
     if (k.startsWith('POWERTOOLS_') || k === 'LOG_LEVEL' || k === 'CLOVER_TIMEOUT_MS') out[k] = v;
   }
   return out;

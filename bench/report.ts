@@ -1,12 +1,13 @@
 /**
  * Turns the phase results into the printed table, reports/bench.md and reports/bench.json.
  */
+
+import type { SynthResult } from '../local/build';
 import type { ColdResult } from './cold';
 import type { CostResult, Measured, Scenario } from './cost';
 import type { OpCounts, Summary } from './counts';
 import type { LoadRun } from './load';
 import { fmt } from './stats';
-import type { SynthResult } from './synth';
 import type { WarmRow } from './warm';
 
 export const FUNCTION_ORDER = [

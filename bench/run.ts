@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { repoRoot, synthesize } from '../local/build';
 import { type ColdResult, measureCold } from './cold';
 import { baseScenario, type CostResult, costModel, dynamoKmsPerCharge, type Measured } from './cost';
 import { type CountedOp, measureCounts, type OpCounts } from './counts';
@@ -39,7 +40,6 @@ import {
   startBenchPlatform,
 } from './setup';
 import { fmt } from './stats';
-import { repoRoot, synthesize } from './synth';
 import { dynamoStats, installDynamoTiming, measureWarm, type WarmRow } from './warm';
 
 const args = new Set(process.argv.slice(2));
@@ -325,6 +325,7 @@ async function main(): Promise<void> {
     phasesS: phases,
     synth: {
       outdir: synth.outdir,
+      templatePath: synth.templatePath,
       cached: synth.cached,
       ms: synth.ms,
       functions: functions.map(({ environment: _e, ...f }) => f),

@@ -2,8 +2,10 @@
  * The local gateway: an HTTP server on 127.0.0.1 that does what the deployed REST API does. It
  * builds API Gateway REST proxy events (the same shape, `requestContext.requestId` included),
  * calls the REQUEST authorizer exactly as API Gateway would (identity source `Authorization`,
- * results cached per header value, Gateway Responses for refusals), invokes the handlers from
- * functions/ in process and writes their responses back, headers and status intact.
+ * results cached per header value, Gateway Responses for refusals), invokes the functions and
+ * writes their responses back, headers and status intact. The platform invokes the deployed
+ * bundles, each in its own execution environments (local/lambda-runtime.ts); unit tests may pass
+ * `load` instead to call a handler module in process.
  *
  * It also answers API Gateway's control-plane call FlushStageAuthorizersCache, which the
  * functions use to make revoked keys stop working at once, as they do against AWS.
@@ -21,17 +23,15 @@ import type {
 import { authorizerCacheTtlSeconds, renderGatewayBody } from '../shared/http/gateway-responses';
 import type { FunctionName } from '../shared/routes';
 import { matchRoute } from '../shared/routes';
-
-type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
-type AuthorizerHandler = (
-  event: APIGatewayRequestAuthorizerEvent,
-  context: Context,
-) => Promise<APIGatewayAuthorizerResult>;
+import { answerBeforeRefusing } from './client-errors';
+import type { InvokeResult } from './lambda-runtime';
 
 export interface GatewayOptions {
   port: number;
   host?: string;
-  /** Loads a function's handler module; defaults to importing functions/<name>/index.ts. */
+  /** Invokes a function with an event, as Lambda's Invoke does (the platform's LambdaRuntime). */
+  invoke?: (fn: FunctionName, event: unknown, requestId: string) => Promise<InvokeResult>;
+  /** Without `invoke`: loads a handler module to call in process (unit tests); defaults to functions/<name>/index.ts. */
   load?: (fn: FunctionName) => Promise<{ handler: unknown }>;
   log?: (line: string) => void;
   restApiId?: string;
@@ -56,15 +56,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const restApiId = opts.restApiId ?? 'local';
   const stage = opts.stage ?? 'local';
   const log = opts.log ?? (() => {});
-  const load = opts.load ?? ((fn: FunctionName) => import(`../functions/${fn}/index.ts`));
-  const modules = new Map<FunctionName, Promise<{ handler: unknown }>>();
-  const handlerOf = async (fn: FunctionName) => {
-    let m = modules.get(fn);
-    if (!m) {
-      m = load(fn);
-      modules.set(fn, m);
-    }
-    return (await m).handler;
+  const invoke = opts.invoke ?? inProcess(opts.load ?? ((fn: FunctionName) => import(`../functions/${fn}/index.ts`)));
+  /** A function's answer, or the error Lambda reported for it (thrown as an Error of that name). */
+  const call = async <T>(fn: FunctionName, event: unknown, requestId: string): Promise<T> => {
+    const r = await invoke(fn, event, requestId);
+    if (r.ok) return JSON.parse(r.payload) as T;
+    throw Object.assign(new Error(r.errorMessage), { name: r.errorType });
   };
   const authCache = new Map<string, { result: APIGatewayAuthorizerResult; until: number }>();
   const mounts: [string, (req: http.IncomingMessage, res: http.ServerResponse) => void][] = [];
@@ -101,9 +98,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
 
       // Lambda's Invoke API, for the scheduled functions (the local scheduler and tests call it).
-      const invoke = url.pathname.match(/^\/2015-03-31\/functions\/([a-z-]+)\/invocations$/);
-      if (invoke && method === 'POST') {
-        const fn = invoke[1] as FunctionName;
+      const invokeApi = url.pathname.match(/^\/2015-03-31\/functions\/([a-z-]+)\/invocations$/);
+      if (invokeApi && method === 'POST') {
+        const fn = invokeApi[1] as FunctionName;
         if (fn !== 'reconciler' && fn !== 'token-refresher') {
           return finish(
             404,
@@ -112,21 +109,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           );
         }
         const payload = raw.length ? JSON.parse(raw.toString('utf8')) : {};
-        const handler = (await handlerOf(fn)) as (e: unknown, c: Context) => Promise<unknown>;
-        try {
-          const out = await handler(payload, lambdaContext(fn, requestId, 60_000));
-          return finish(
-            200,
-            { 'Content-Type': 'application/json', 'x-amz-executed-version': '$LATEST' },
-            JSON.stringify(out ?? null),
-          );
-        } catch (e) {
-          return finish(
-            200,
-            { 'Content-Type': 'application/json', 'X-Amz-Function-Error': 'Unhandled' },
-            JSON.stringify({ errorType: (e as Error).name, errorMessage: (e as Error).message }),
-          );
-        }
+        const r = await invoke(fn, payload, requestId);
+        return r.ok
+          ? finish(200, { 'Content-Type': 'application/json', 'x-amz-executed-version': '$LATEST' }, r.payload)
+          : finish(
+              200,
+              { 'Content-Type': 'application/json', 'X-Amz-Function-Error': 'Unhandled' },
+              JSON.stringify({ errorType: r.errorType, errorMessage: r.errorMessage }),
+            );
       }
 
       const found = matchRoute(method, url.pathname);
@@ -165,8 +155,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         event.requestContext.authorizer = { ...auth, principalId: auth.principalId };
       }
 
-      const handler = (await handlerOf(route.fn)) as ProxyHandler;
-      const result = await handler(event, lambdaContext(route.fn, requestId));
+      const result = await call<APIGatewayProxyResult>(route.fn, event, requestId);
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(result.headers ?? {})) headers[k] = String(v);
       for (const [k, v] of Object.entries(result.multiValueHeaders ?? {})) headers[k] = v.map(String).join(', ');
@@ -194,14 +183,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (cached && cached.until > Date.now()) {
       result = cached.result;
     } else {
-      const authorizer = (await handlerOf('authorizer')) as AuthorizerHandler;
-      const authEvent = {
-        ...event,
-        type: 'REQUEST',
-        methodArn,
-      } as unknown as APIGatewayRequestAuthorizerEvent;
       try {
-        result = await authorizer(authEvent, lambdaContext('authorizer', event.requestContext.requestId));
+        result = await call<APIGatewayAuthorizerResult>(
+          'authorizer',
+          authorizerEvent(event, methodArn),
+          event.requestContext.requestId,
+        );
       } catch (e) {
         if ((e as Error)?.message === 'Unauthorized') return 'UNAUTHORIZED';
         throw e;
@@ -212,6 +199,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     return { principalId: result.principalId, ...(result.context ?? {}) };
   }
 
+  answerBeforeRefusing(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, host, () => resolve());
@@ -227,6 +215,48 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         server.closeAllConnections();
       }),
   };
+}
+
+/** Calls handler modules in this process (unit tests of the gateway). */
+function inProcess(
+  load: (fn: FunctionName) => Promise<{ handler: unknown }>,
+): (fn: FunctionName, event: unknown, requestId: string) => Promise<InvokeResult> {
+  const modules = new Map<FunctionName, Promise<{ handler: unknown }>>();
+  return async (fn, event, requestId) => {
+    let m = modules.get(fn);
+    if (!m) {
+      m = load(fn);
+      modules.set(fn, m);
+    }
+    const handler = (await m).handler as (e: unknown, c: Context) => Promise<unknown>;
+    try {
+      const out = await handler(JSON.parse(JSON.stringify(event)), lambdaContext(fn, requestId));
+      return { ok: true, payload: JSON.stringify(out ?? null) };
+    } catch (e) {
+      return { ok: false, errorType: (e as Error)?.name ?? 'Error', errorMessage: (e as Error)?.message ?? String(e) };
+    }
+  };
+}
+
+/**
+ * What API Gateway sends a REQUEST authorizer: the request's method, path, headers, query and
+ * context — never its body.
+ */
+export function authorizerEvent(event: APIGatewayProxyEvent, methodArn: string): APIGatewayRequestAuthorizerEvent {
+  return {
+    type: 'REQUEST',
+    methodArn,
+    resource: event.resource,
+    path: event.path,
+    httpMethod: event.httpMethod,
+    headers: event.headers,
+    multiValueHeaders: event.multiValueHeaders,
+    pathParameters: event.pathParameters,
+    queryStringParameters: event.queryStringParameters,
+    multiValueQueryStringParameters: event.multiValueQueryStringParameters,
+    stageVariables: event.stageVariables,
+    requestContext: event.requestContext,
+  } as APIGatewayRequestAuthorizerEvent;
 }
 
 function gatewayHeaders(requestId: string): Record<string, string> {

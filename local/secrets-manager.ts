@@ -16,6 +16,7 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
+import { answerBeforeRefusing } from './client-errors';
 
 export interface SecretsManagerServerOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -1038,6 +1039,7 @@ export async function startSecretsManager(opts: SecretsManagerServerOptions = {}
     req.on('error', () => res.destroy());
   });
   server.keepAliveTimeout = 5_000;
+  answerBeforeRefusing(server);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

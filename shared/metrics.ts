@@ -6,6 +6,7 @@ const metrics = new Metrics({ namespace: 'CloverPayments', serviceName: 'clover-
 export type MetricName =
   | 'CloverErrors'
   | 'TokenRefreshFailures'
+  | 'TokenStoreFailures'
   | 'OldestPendingChargeAgeSeconds'
   | 'PendingChargesResolved';
 

@@ -11,7 +11,7 @@ import { isMerchantId } from './ids';
 import { logger } from './log';
 import { emitMetric } from './metrics';
 import type { ResolvedAppConfig } from './secrets/app-config';
-import { writeMerchantTokens } from './secrets/merchant-tokens';
+import { writeInstalledTokens } from './secrets/merchant-tokens';
 import {
   acquirePakmsLease,
   activateIfProvisioning,
@@ -69,7 +69,7 @@ export async function install(
       'Clover did not complete the token exchange; retry the install.',
     );
   }
-  await writeMerchantTokens(merchantId, exchanged.pair);
+  await writeInstalledTokens(merchantId, exchanged.pair);
   let merchant = await recordInstall(merchantId);
   if (!merchant.pakms_key) merchant = await provisionPakms(merchantId, exchanged.pair.access_token, app, requestId);
   logger.info('merchant installed', { merchantId, status: merchant.status });

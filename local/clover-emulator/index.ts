@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES }
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { answerBeforeRefusing } from '../client-errors';
 import { apikeyPrincipal, bearerPrincipal, type Principal } from './auth';
 import { captureCharge, createCharge, getCharge, listCharges } from './charges';
 import { defaultConfig } from './config';
@@ -306,6 +307,7 @@ export async function startCloverEmulator(opts: CloverEmulatorOptions = {}): Pro
   const server = createServer((incoming, res) => {
     handle(incoming, res).catch(() => incoming.socket.destroy());
   });
+  answerBeforeRefusing(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => {

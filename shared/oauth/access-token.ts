@@ -16,7 +16,7 @@ import { ApiError, needsReauth } from '../http/errors';
 import { logger } from '../log';
 import { emitMetric } from '../metrics';
 import { appConfig } from '../secrets/app-config';
-import { readMerchantTokens, writeMerchantTokens } from '../secrets/merchant-tokens';
+import { readMerchantTokens, writeRefreshedTokens } from '../secrets/merchant-tokens';
 import { pk, sk } from '../store/keys';
 import { setStatus } from '../store/merchants';
 
@@ -83,7 +83,7 @@ async function refreshOnce(merchantId: string, staleToken: string, minValidityMs
         const app = await appConfig();
         const r = await refreshTokens(http, app, fresh.refresh_token);
         if (r.kind === 'ok') {
-          await writeMerchantTokens(merchantId, { refresh_token: fresh.refresh_token, ...r.pair });
+          await storeRefreshed(merchantId, { refresh_token: fresh.refresh_token, ...r.pair });
           logger.info('oauth token refreshed', { merchantId });
           return r.pair.access_token;
         }
@@ -104,6 +104,35 @@ async function refreshOnce(merchantId: string, staleToken: string, minValidityMs
   throw new ApiError(503, 'api_error', 'token_refresh_in_progress', 'Authorization is being renewed; retry shortly.', {
     retryAfter: 1,
   });
+}
+
+/**
+ * The new pair exists nowhere else once Clover has rotated the refresh token: retry the write a
+ * few times, and if it still fails (an IAM denial, an outage) say so loudly — the error name lands
+ * in the log line, where the AccessDenied alarm's metric filter finds it.
+ */
+async function storeRefreshed(merchantId: string, pair: TokenPair): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeRefreshedTokens(merchantId, pair);
+    } catch (e) {
+      const name = (e as Error)?.name ?? 'Error';
+      if (attempt >= 3 || name === 'AccessDeniedException') {
+        logger.error('refreshed oauth tokens could not be stored', { merchantId, errorName: name, attempt });
+        emitMetric('TokenStoreFailures');
+        throw new ApiError(
+          503,
+          'api_error',
+          'token_store_failed',
+          'Authorization could not be renewed; retry shortly.',
+          {
+            retryAfter: 5,
+          },
+        );
+      }
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
 }
 
 async function giveUp(merchantId: string, why: string): Promise<never> {

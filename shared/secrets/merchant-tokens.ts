@@ -52,8 +52,11 @@ export async function readMerchantTokens(
   }
 }
 
-/** Writes a new pair: creates the secret, or restores one scheduled for deletion, then puts a version. */
-export async function writeMerchantTokens(merchantId: string, received: TokenPair): Promise<void> {
+/**
+ * Install: stores a merchant's first pair (or a reinstall's) — creates the secret, or restores one
+ * scheduled for deletion, then puts a version. Only the onboarding function may CreateSecret.
+ */
+export async function writeInstalledTokens(merchantId: string, received: TokenPair): Promise<void> {
   const pair: TokenPair = { ...received, obtained_at: Math.floor(Date.now() / 1000) };
   const SecretId = merchantSecretId(merchantId);
   const SecretString = JSON.stringify(pair);
@@ -77,6 +80,24 @@ export async function writeMerchantTokens(merchantId: string, received: TokenPai
       throw e;
     }
   }
+  remember(merchantId, pair);
+}
+
+/**
+ * Refresh: stores the pair Clover just issued as a new version of the existing secret
+ * (PutSecretValue only, which every refreshing function may do; never CreateSecret, which they may
+ * not). Clover has already retired the old refresh token, so this write is the only copy of the
+ * new one: the caller must treat a failure as an outage, not as a reason to refresh again.
+ */
+export async function writeRefreshedTokens(merchantId: string, received: TokenPair): Promise<void> {
+  const pair: TokenPair = { ...received, obtained_at: Math.floor(Date.now() / 1000) };
+  await secretsManager.send(
+    new PutSecretValueCommand({ SecretId: merchantSecretId(merchantId), SecretString: JSON.stringify(pair) }),
+  );
+  remember(merchantId, pair);
+}
+
+function remember(merchantId: string, pair: TokenPair): void {
   cache.set(merchantId, { pair, until: Math.min(Date.now() + config.cacheTtlMs, pair.access_token_expiration * 1000) });
 }
 

@@ -1,12 +1,15 @@
 /**
- * Phase 1a: the deployed bundles. Runs the CDK app to a directory and maps every
- * `AWS::Lambda::Function` of the template to its asset's `index.mjs` (via `Code.S3Key`, which is
- * `<asset hash>.zip`, or the `aws:asset:path` metadata when the CLI added it).
+ * The deployed bundles and template, for the local platform and the benchmark: runs the CDK app
+ * (the same constructs, NodejsFunction bundling and template as `cdk synth`) to a directory and
+ * maps every `AWS::Lambda::Function` of the template to its asset's `index.mjs` (via
+ * `Code.S3Key`, which is `<asset hash>.zip`, or the `aws:asset:path` metadata when the CLI added
+ * it), with its memory, timeout and environment as the template declares them.
  *
  * The result is cached in the temp directory (outside the project, so that no node_modules folder
- * above a bundle can satisfy an import the bundle should not make), keyed by a hash of everything
- * that can change a bundle or the template (infra/, functions/, shared/, the lockfile, cdk.json,
- * tsconfig.json, the Node and esbuild versions). `npm run bench -- --fresh` ignores the cache.
+ * above a bundle can satisfy an import the bundle should not make — on Lambda the zip holds only
+ * the bundle), keyed by a hash of everything that can change a bundle or the template (infra/,
+ * functions/, shared/, the lockfile, cdk.json, tsconfig.json, the Node and esbuild versions).
+ * A changed source means a new synth; `fresh` ignores the cache.
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,12 +43,14 @@ export interface DeployedFunction {
   readonly timeoutS: number;
   readonly architecture: string;
   readonly runtime: string;
-  /** The function's environment, with CloudFormation references replaced by placeholders. */
-  readonly environment: Record<string, string>;
+  /** The function's environment as the template declares it: strings, or CloudFormation intrinsics. */
+  readonly environment: Record<string, unknown>;
 }
 
 export interface SynthResult {
   readonly outdir: string;
+  /** The stack's synthesized template (CloudFormation JSON). */
+  readonly templatePath: string;
   readonly cached: boolean;
   readonly ms: number;
   readonly functions: DeployedFunction[];
@@ -77,31 +82,43 @@ export function inputsHash(): string {
 
 export async function synthesize(opts: { fresh: boolean }): Promise<SynthResult> {
   const started = performance.now();
-  const cacheRoot = join(tmpdir(), `clover-bench-cache-${process.getuid?.() ?? 'user'}`);
+  const cacheRoot = join(tmpdir(), `clover-build-cache-${process.getuid?.() ?? 'user'}`);
   const key = inputsHash();
   const outdir = join(cacheRoot, `synth-${key}`);
   if (!opts.fresh && existsSync(join(outdir, 'manifest.json'))) {
-    return { outdir, cached: true, ms: performance.now() - started, functions: readFunctions(outdir) };
+    return {
+      outdir,
+      templatePath: templatePath(outdir),
+      cached: true,
+      ms: performance.now() - started,
+      functions: readFunctions(outdir),
+    };
   }
   mkdirSync(cacheRoot, { recursive: true });
-  const work = mkdtempSync(join(tmpdir(), 'clover-bench-synth-'));
+  const work = mkdtempSync(join(cacheRoot, 'work-'));
   await runSynth(work);
   for (const old of readdirSync(cacheRoot)) {
     if (old.startsWith('synth-')) rmSync(join(cacheRoot, old), { recursive: true, force: true });
   }
   renameSync(work, outdir);
-  return { outdir, cached: false, ms: performance.now() - started, functions: readFunctions(outdir) };
+  return {
+    outdir,
+    templatePath: templatePath(outdir),
+    cached: false,
+    ms: performance.now() - started,
+    functions: readFunctions(outdir),
+  };
 }
 
 /**
- * `node --import tsx bench/synth-app.ts <outdir>` with every AWS_* variable removed. NodejsFunction
+ * `node --import tsx local/synth-app.ts <outdir>` with every AWS_* variable removed. NodejsFunction
  * runs the project's esbuild as `npx --no-install esbuild …` once per function, and npm's own
  * start-up (~2 s each on a loaded 2-core machine) is most of the synth time: a shim `npx` first in
  * PATH runs node_modules/.bin/esbuild — the binary npx would have resolved — directly, and hands
  * any other npx call to the real one. The bundles are byte-identical.
  */
 async function runSynth(outdir: string): Promise<void> {
-  const shimDir = mkdtempSync(join(tmpdir(), 'clover-bench-shim-'));
+  const shimDir = mkdtempSync(join(tmpdir(), 'clover-build-shim-'));
   const realNpx = findOnPath('npx');
   const esbuildBin = join(repoRoot, 'node_modules', '.bin', 'esbuild');
   writeFileSync(
@@ -120,7 +137,7 @@ async function runSynth(outdir: string): Promise<void> {
   env.CDK_DISABLE_CLI_TELEMETRY = 'true';
   try {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'bench', 'synth-app.ts'), outdir], {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'local', 'synth-app.ts'), outdir], {
         cwd: repoRoot,
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -162,14 +179,19 @@ interface CfnResource {
   Metadata?: Record<string, any>;
 }
 
-export function readFunctions(outdir: string): DeployedFunction[] {
+/** The stack template's path in a cloud assembly directory. */
+export function templatePath(outdir: string): string {
   const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8')) as {
     artifacts: Record<string, { type: string; properties?: { templateFile?: string } }>;
   };
   const stack = Object.values(manifest.artifacts).find((a) => a.type === 'aws:cloudformation:stack');
   const templateFile = stack?.properties?.templateFile;
   if (!templateFile) throw new Error(`no stack template in ${outdir}/manifest.json`);
-  const template = JSON.parse(readFileSync(join(outdir, templateFile), 'utf8')) as {
+  return join(outdir, templateFile);
+}
+
+export function readFunctions(outdir: string): DeployedFunction[] {
+  const template = JSON.parse(readFileSync(templatePath(outdir), 'utf8')) as {
     Resources: Record<string, CfnResource>;
   };
   const known = new Set(readdirSync(join(repoRoot, 'functions')));
@@ -189,10 +211,7 @@ export function readFunctions(outdir: string): DeployedFunction[] {
     if (!existsSync(bundlePath)) continue;
     const functionName = String(p.FunctionName ?? logicalId);
     const name = [...known].find((n) => functionName.endsWith(`-${n}`)) ?? functionName;
-    const environment: Record<string, string> = {};
-    for (const [k, v] of Object.entries((p.Environment?.Variables ?? {}) as Record<string, unknown>)) {
-      environment[k] = typeof v === 'string' ? v : `bench-placeholder-${k.toLowerCase()}`;
-    }
+    const environment = { ...((p.Environment?.Variables ?? {}) as Record<string, unknown>) };
     out.push({
       name,
       functionName,
@@ -207,4 +226,11 @@ export function readFunctions(outdir: string): DeployedFunction[] {
     });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The variables whose value the template states literally (references to resources left out). */
+export function literalEnvironment(fn: DeployedFunction): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fn.environment)) if (typeof v === 'string') out[k] = v;
+  return out;
 }

@@ -2,7 +2,7 @@
  * The CDK app of infra/bin/app.ts, synthesised to the directory given as argv[2]: the same
  * constructs, bundling and template as `cdk synth`. The cdk-nag packs are left out (they only
  * validate; they change neither the template nor the assets) because they add ~10 s.
- * Run by bench/synth.ts in a child process: `node --import tsx bench/synth-app.ts <outdir>`.
+ * Run by local/build.ts in a child process: `node --import tsx local/synth-app.ts <outdir>`.
  */
 import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
