@@ -11,6 +11,7 @@ import { Functions } from './functions';
 import { Keys } from './keys';
 import { Monitoring } from './monitoring';
 import { acknowledge } from './nag';
+import { Operators } from './operators';
 import { Schedules } from './schedules';
 import { Secrets } from './secrets';
 import { Waf } from './waf';
@@ -49,6 +50,12 @@ export class PaymentsStack extends Stack {
       logKey: this.keys.ops,
     });
     this.api = new Api(this, 'Api', { stage, functions: this.functions, logKey: this.keys.ops });
+    const operators = new Operators(this, 'Operators', {
+      stage,
+      data: this.data,
+      api: this.api.restApi,
+      stageName: this.api.stageName,
+    });
     this.waf = new Waf(this, 'Waf', { stage, stageArn: this.api.stageArn, logKey: this.keys.ops });
     new Schedules(this, 'Schedules', {
       stage,
@@ -75,6 +82,10 @@ export class PaymentsStack extends Stack {
     new CfnOutput(this, 'WebhookUrl', {
       value: this.api.urlFor('/v1/webhooks/clover'),
       description: "The Clover app's webhook URL",
+    });
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      value: operators.policy.managedPolicyArn,
+      description: 'Attach to the role or group your operators use for npm run keys (docs/operations.md)',
     });
     new CfnOutput(this, 'AppSecretName', {
       value: `clover-payments/${stage.name}/app`,

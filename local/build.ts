@@ -96,11 +96,20 @@ export async function synthesize(opts: { fresh: boolean }): Promise<SynthResult>
   }
   mkdirSync(cacheRoot, { recursive: true });
   const work = mkdtempSync(join(cacheRoot, 'work-'));
-  await runSynth(work);
-  for (const old of readdirSync(cacheRoot)) {
-    if (old.startsWith('synth-')) rmSync(join(cacheRoot, old), { recursive: true, force: true });
+  try {
+    await runSynth(work);
+    if (opts.fresh) rmSync(outdir, { recursive: true, force: true });
+    renameSync(work, outdir);
+  } catch (e) {
+    rmSync(work, { recursive: true, force: true });
+    // Another process (a second platform, a test run) made the same build meanwhile: use it.
+    if (!existsSync(join(outdir, 'manifest.json'))) throw e;
   }
-  renameSync(work, outdir);
+  // Builds of other sources may still be running in another platform: keep a day's worth.
+  for (const old of readdirSync(cacheRoot)) {
+    const p = join(cacheRoot, old);
+    if (p !== outdir && Date.now() - statSync(p).mtimeMs > 86_400_000) rmSync(p, { recursive: true, force: true });
+  }
   return {
     outdir,
     templatePath: templatePath(outdir),
@@ -108,6 +117,19 @@ export async function synthesize(opts: { fresh: boolean }): Promise<SynthResult>
     ms: performance.now() - started,
     functions: readFunctions(outdir),
   };
+}
+
+/** The platform's build step: the cached synth when the sources are unchanged, else a new one, with progress. */
+export async function buildFunctions(opts: { log: (line: string) => void; fresh?: boolean }): Promise<SynthResult> {
+  const key = inputsHash();
+  opts.log(`building the functions as cdk synth does (sources ${key.slice(0, 8)})…`);
+  const r = await synthesize({ fresh: opts.fresh ?? false });
+  opts.log(
+    r.cached
+      ? `${r.functions.length} bundles up to date (${r.outdir})`
+      : `synthesized ${r.functions.length} bundles in ${(r.ms / 1000).toFixed(1)} s (${r.outdir})`,
+  );
+  return r;
 }
 
 /**

@@ -118,10 +118,9 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
   );
 }
 
-export function localDynamoClient(endpoint: string): DynamoDBClient {
-  return new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+export function localDynamoClient(
+  endpoint: string,
+  credentials: { accessKeyId: string; secretAccessKey: string },
+): DynamoDBClient {
+  return new DynamoDBClient({ endpoint, region: 'us-east-1', credentials });
 }

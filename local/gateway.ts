@@ -24,6 +24,7 @@ import { authorizerCacheTtlSeconds, renderGatewayBody } from '../shared/http/gat
 import type { FunctionName } from '../shared/routes';
 import { matchRoute } from '../shared/routes';
 import { answerBeforeRefusing } from './client-errors';
+import type { Denial, SignedRequest } from './iam-enforcement';
 import type { InvokeResult } from './lambda-runtime';
 
 export interface GatewayOptions {
@@ -36,6 +37,11 @@ export interface GatewayOptions {
   log?: (line: string) => void;
   restApiId?: string;
   stage?: string;
+  /**
+   * IAM for API Gateway's control plane (FlushStageAuthorizersCache): null lets a signed request
+   * through, a denial is answered as AWS answers it. Without it, the call is not checked.
+   */
+  authorizeControl?: (req: SignedRequest) => Denial | null;
   /** Mirrors API Gateway's 10 MB payload limit; bodies above it get 413. */
   maxPayloadBytes?: number;
 }
@@ -93,6 +99,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
       const flush = url.pathname.match(/^\/restapis\/([^/]+)\/stages\/([^/]+)\/cache\/authorizers$/);
       if (flush && method === 'DELETE') {
+        const denial = opts.authorizeControl?.({
+          service: 'apigateway',
+          method,
+          url: req.url ?? '/',
+          headers: req.headers,
+          body: raw,
+        });
+        if (denial) {
+          res.writeHead(denial.status, denial.headers);
+          res.end(denial.body);
+          return log(`${method} ${url.pathname} ${denial.status} (IAM)`);
+        }
         authCache.clear();
         return finish(202, { 'Content-Type': 'application/json' }, '{}');
       }

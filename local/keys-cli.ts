@@ -3,8 +3,8 @@
  * `npm run keys -- revoke <key | key id> [--merchant <id>]`
  * `npm run keys -- list --merchant <id>`
  *
- * By default it acts on the local platform's DynamoDB (DYNAMODB_PORT, starting DynamoDB Local on
- * $DATA_DIR itself when the platform is not running). With `--stage <name>` it acts on the deployed
+ * By default it acts on the running local platform ($DATA_DIR/platform.json) with the `ops` profile
+ * of $DATA_DIR/aws-credentials, so it has exactly the operator's permissions. With `--stage <name>` it acts on the deployed
  * table `--table` (default clover-payments-<stage>) with the AWS credentials of the environment.
  * The new key is printed as the last line of `create`, so scripts can take it with `tail -1`.
  */
@@ -105,32 +105,36 @@ async function main(): Promise<void> {
   }
 }
 
-/** Points the SDK at the local platform, starting DynamoDB Local on $DATA_DIR if it is not up. */
+/**
+ * Points the SDK at the running local platform, as its operator: the `ops` profile of
+ * $DATA_DIR/aws-credentials, whose permissions are the stack's operator policy, enforced by the
+ * platform's endpoints as AWS would.
+ */
 async function useLocalPlatform(): Promise<() => Promise<void>> {
-  const { optionsFromEnv, TABLE_NAME } = await import('./platform');
-  const { startDynamoDbLocal, waitForPort } = await import('./dynamodb');
-  const { javaMissingMessage } = await import('./java');
+  const { optionsFromEnv, readPlatformFile } = await import('./platform');
+  const { readProfile } = await import('./credentials');
   const opts = optionsFromEnv();
+  const info = readPlatformFile(opts.dataDir);
+  const up = info
+    ? await fetch(`${info.gatewayUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    : false;
+  if (!info || !up) fail(`the local platform is not running (DATA_DIR=${opts.dataDir}): start it with npm start`);
+  const ops = readProfile(opts.dataDir, 'ops');
   Object.assign(process.env, {
     AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${opts.dynamodbPort}`,
-    AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${opts.port}`,
+    AWS_ACCESS_KEY_ID: ops.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: ops.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: info.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_API_GATEWAY: info.gatewayUrl,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    TABLE_NAME,
-    REST_API_ID: 'local',
-    STAGE_NAME: 'local',
+    TABLE_NAME: info.tableName,
+    REST_API_ID: info.restApiId,
+    STAGE_NAME: info.stageName,
   });
-  const running = await waitForPort(opts.dynamodbPort, 300).then(
-    () => true,
-    () => false,
-  );
-  if (running) return async () => {};
-  const java = javaMissingMessage();
-  if (java) fail(java);
-  const ddb = await startDynamoDbLocal({ port: opts.dynamodbPort, dataDir: opts.dataDir });
-  return () => ddb.stop();
+  return async () => {};
 }
 
 main().catch((e) => {

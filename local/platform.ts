@@ -5,7 +5,7 @@
  * secret's Clover hosts.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   CreateSecretCommand,
@@ -15,15 +15,19 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { CloverHosts } from '../shared/clover/hosts';
-import { type FunctionName, routes } from '../shared/routes';
 import type { AppConfig } from '../shared/secrets/app-config';
-import { defaultTableName } from '../shared/table';
+import { buildFunctions, repoRoot } from './build';
 import { type CloverEmulator, startCloverEmulator } from './clover-emulator';
+import { CREDENTIALS_FILE, ensureCredentials, type LocalCredential, readProfile } from './credentials';
 import { type DynamoDbLocal, ensureTable, localDynamoClient, startDynamoDbLocal } from './dynamodb';
+import { startDynamoDbEndpoint } from './dynamodb-endpoint';
 import { type Gateway, startGateway } from './gateway';
+import { IamEnforcer } from './iam-enforcement';
 import { javaMissingMessage } from './java';
-import { assertPortFree } from './ports';
+import { LambdaRuntime } from './lambda-runtime';
+import { assertPortFree, freePort } from './ports';
 import { type SecretsManagerServer, startSecretsManager } from './secrets-manager';
+import { LOCAL_REST_API_ID, type LocalStack, localStack, principalsOf, resolveContext } from './stack';
 
 export interface PlatformOptions {
   port: number;
@@ -33,6 +37,13 @@ export interface PlatformOptions {
   dataDir: string;
   cloverEnv: 'emulator' | 'sandbox';
   log?: (component: string, line: string) => void;
+  /** Rebuild the bundles and reload the functions when infra/, functions/ or shared/ change. */
+  watch?: boolean;
+  /**
+   * Variables set on every function on top of the template's, as an operator may change a
+   * function's configuration after a deploy (the reliability suite: a shorter Clover timeout).
+   */
+  functionEnvironment?: Record<string, string>;
 }
 
 export interface Platform {
@@ -42,7 +53,15 @@ export interface Platform {
   secretsManagerUrl: string;
   dataDir: string;
   app: AppCredentials;
+  /** Physical names from the synthesized template. */
+  tableName: string;
+  appSecretId: string;
+  merchantSecretPrefix: string;
+  stageName: string;
+  /** $DATA_DIR/aws-credentials: one profile per function, `ops` and `admin`. */
+  credentialsFile: string;
   gateway: Gateway;
+  lambda: LambdaRuntime;
   dynamodb: DynamoDbLocal;
   secretsManager: SecretsManagerServer;
   emulator: CloverEmulator | null;
@@ -54,9 +73,6 @@ export interface AppCredentials {
   client_secret: string;
   webhook_auth_code: string;
 }
-
-export const APP_SECRET_ID = 'clover-payments/app';
-export const TABLE_NAME = defaultTableName;
 
 /** Reads PORT, CLOVER_EMULATOR_PORT, … with the defaults of API.md §3. */
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformOptions {
@@ -78,6 +94,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformOp
     secretsManagerPort: num('SECRETS_MANAGER_PORT', 8001),
     dataDir: resolve(env.DATA_DIR ?? '.local'),
     cloverEnv,
+    watch: env.WATCH === '1' || env.WATCH === 'true',
   };
 }
 
@@ -93,40 +110,31 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
   const app = appCredentials(opts);
 
   const started: { stop?: () => Promise<void>; close?: () => Promise<void> }[] = [];
-  // Every endpoint is known before anything starts: the handlers' configuration is set first, so
-  // that their modules can load (and compile) while DynamoDB Local's JVM boots.
-  Object.assign(process.env, {
-    AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${opts.dynamodbPort}`,
-    AWS_ENDPOINT_URL_SECRETS_MANAGER: `http://127.0.0.1:${opts.secretsManagerPort}`,
-    AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${opts.port}`,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-    TABLE_NAME,
-    APP_SECRET_ID,
-    MERCHANT_SECRET_PREFIX: 'clover-payments/merchants/',
-    REST_API_ID: 'local',
-    STAGE_NAME: 'local',
-    CLOVER_ENVIRONMENT: 'sandbox',
-    AWS_ENDPOINT_URL_LAMBDA: `http://127.0.0.1:${opts.port}`,
-  });
-  if (opts.cloverEnv === 'emulator')
-    process.env.CLOVER_HOSTS_JSON = JSON.stringify(emulatorHosts(`http://127.0.0.1:${opts.emulatorPort}`));
-  else delete process.env.CLOVER_HOSTS_JSON;
-
-  const modules = preloadFunctions();
+  const track = <T extends { stop?: () => Promise<void>; close?: () => Promise<void> }>(x: T): T => {
+    started.push(x);
+    return x;
+  };
   try {
-    const track = <T extends { stop?: () => Promise<void>; close?: () => Promise<void> }>(x: T): T => {
-      started.push(x);
-      return x;
-    };
+    // DynamoDB Local's JVM boots while the functions are built.
+    const backendPort = await freePort();
+    const dynamodbStarting = startDynamoDbLocal({ port: backendPort, dataDir: opts.dataDir }).then(track);
+    dynamodbStarting.catch(() => {});
+    const build = await buildFunctions({ log: (l) => log('build', l) });
+    const stack = localStack(build);
+    const credentials = ensureCredentials(opts.dataDir, [...stack.functions.keys(), 'ops', 'admin']);
+    const iam = new IamEnforcer({
+      principals: principalsOf(stack, credentials),
+      log: (l) => log('iam', l),
+    });
+
     const [dynamodb, secretsManager, emulator] = await Promise.all([
-      startDynamoDbLocal({ port: opts.dynamodbPort, dataDir: opts.dataDir }).then(track),
+      dynamodbStarting,
       startSecretsManager({
         port: opts.secretsManagerPort,
         dataFile: join(opts.dataDir, 'secrets-manager.json'),
         log: (l) => log('secrets', l),
+        arnSuffix: resolveContext.secretSuffix,
+        authorize: (req, lookup) => iam.authorizeSecretsManager(req, lookup),
       }).then(track),
       opts.cloverEnv === 'emulator'
         ? startCloverEmulator({
@@ -137,22 +145,81 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
           }).then(track)
         : Promise.resolve(null),
     ]);
+    const dynamodbEndpoint = track(
+      await startDynamoDbEndpoint({
+        port: opts.dynamodbPort,
+        backendPort,
+        authorize: (req) => iam.authorizeDynamoDb(req),
+      }),
+    );
 
-    await ensureTable(localDynamoClient(dynamodb.endpoint), TABLE_NAME);
-    await ensureAppSecret(secretsManager.url, appConfig(app));
+    const admin = credentials.get('admin')!;
+    await ensureTable(localDynamoClient(dynamodbEndpoint.url, admin), stack.tableName);
+    await ensureAppSecret(secretsManager.url, admin, stack, appConfig(app));
 
-    const gateway = await startGateway({ port: opts.port, load: (fn) => modules[fn], log: (l) => log('gateway', l) });
+    const endpoints: Record<string, string> = {
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint.url,
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
+      AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${opts.port}`,
+      ...(opts.cloverEnv === 'emulator'
+        ? { CLOVER_HOSTS_JSON: JSON.stringify(emulatorHosts(`http://127.0.0.1:${opts.emulatorPort}`)) }
+        : {}),
+    };
+    const lambdaFunctions = (s: LocalStack) =>
+      [...s.functions.values()].map((f) => {
+        const c = credentials.get(f.name)!;
+        return {
+          ...f,
+          environment: {
+            ...f.environment,
+            ...opts.functionEnvironment,
+            ...endpoints,
+            AWS_ACCESS_KEY_ID: c.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: c.secretAccessKey,
+          },
+        };
+      });
+    const lambda = new LambdaRuntime(lambdaFunctions(stack), { log: (fn, l) => log(fn, l) });
+    track({ stop: () => lambda.stop() });
+
+    const gateway = await startGateway({
+      port: opts.port,
+      restApiId: LOCAL_REST_API_ID,
+      stage: stack.stageName,
+      invoke: (fn, event, requestId) => lambda.invoke(fn, event, requestId),
+      authorizeControl: (req) => iam.authorizeApiGateway(req),
+      log: (l) => log('gateway', l),
+    });
     started.push(gateway);
     started.push(startSchedules(gateway.url, log));
+    if (opts.watch) {
+      started.push(
+        watchSources(async () => {
+          const next = await buildFunctions({ log: (l) => log('build', l) });
+          const s = localStack(next);
+          iam.replacePrincipals(
+            principalsOf(s, ensureCredentials(opts.dataDir, [...s.functions.keys(), 'ops', 'admin'])),
+          );
+          lambda.replace(lambdaFunctions(s));
+          log('build', `reloaded ${s.functions.size} functions`);
+        }, log),
+      );
+    }
 
     return {
       gatewayUrl: gateway.url,
       emulatorUrl: emulator?.url ?? '',
-      dynamodbEndpoint: dynamodb.endpoint,
+      dynamodbEndpoint: dynamodbEndpoint.url,
       secretsManagerUrl: secretsManager.url,
       dataDir: opts.dataDir,
       app,
+      tableName: stack.tableName,
+      appSecretId: stack.appSecretId,
+      merchantSecretPrefix: stack.merchantSecretPrefix,
+      stageName: stack.stageName,
+      credentialsFile: join(opts.dataDir, CREDENTIALS_FILE),
       gateway,
+      lambda,
       dynamodb,
       secretsManager,
       emulator,
@@ -162,19 +229,6 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     await stopAll(started);
     throw e;
   }
-}
-
-/** Starts importing every function's module at once; the gateway awaits them on first use. */
-function preloadFunctions(): Record<FunctionName, Promise<{ handler: unknown }>> {
-  const names: FunctionName[] = [
-    ...new Set<FunctionName>([...routes.map((r) => r.fn), 'authorizer', 'reconciler', 'token-refresher']),
-  ];
-  const out = {} as Record<FunctionName, Promise<{ handler: unknown }>>;
-  for (const fn of names) {
-    out[fn] = import(`../functions/${fn}/index.ts`);
-    out[fn].catch(() => {}); // surfaced by the gateway when the function is called
-  }
-  return out;
 }
 
 /**
@@ -195,6 +249,30 @@ function startSchedules(gatewayUrl: string, log: (c: string, l: string) => void)
     }, everyMs),
   );
   return { stop: async () => timers.forEach(clearInterval) };
+}
+
+/** Watch mode: a change under infra/, functions/ or shared/ rebuilds (debounced) and reloads. */
+function watchSources(
+  rebuild: () => Promise<void>,
+  log: (c: string, l: string) => void,
+): { stop: () => Promise<void> } {
+  let timer: NodeJS.Timeout | undefined;
+  let running = Promise.resolve();
+  const trigger = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      running = running.then(rebuild).catch((e: Error) => log('build', `rebuild failed: ${e.message.split('\n')[0]}`));
+    }, 300);
+  };
+  const watchers = ['infra', 'functions', 'shared'].map((d) => watch(join(repoRoot, d), { recursive: true }, trigger));
+  log('build', 'watching infra/, functions/ and shared/ for changes');
+  return {
+    stop: async () => {
+      clearTimeout(timer);
+      for (const w of watchers) w.close();
+      await running;
+    },
+  };
 }
 
 async function stopAll(started: { stop?: () => Promise<void>; close?: () => Promise<void> }[]): Promise<void> {
@@ -252,21 +330,85 @@ function emulatorHosts(url: string): CloverHosts {
   return { api: url, oauth_authorize: url, token: url, scl: url, sdk_url: `${url}/sdk.js` };
 }
 
-/** Writes the app secret, or a new version of it when the local ports changed since last time. */
-async function ensureAppSecret(endpoint: string, value: AppConfig): Promise<void> {
+/**
+ * Writes the app secret, or a new version of it when the local ports changed since last time —
+ * what an operator does after `cdk deploy` (docs/deploy.md), with the admin profile.
+ */
+async function ensureAppSecret(
+  endpoint: string,
+  admin: LocalCredential,
+  stack: LocalStack,
+  value: AppConfig,
+): Promise<void> {
+  const secretId = stack.appSecretId;
   const sm = new SecretsManagerClient({
     endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: { accessKeyId: admin.accessKeyId, secretAccessKey: admin.secretAccessKey },
   });
   const text = JSON.stringify(value);
   try {
-    const current = await sm.send(new GetSecretValueCommand({ SecretId: APP_SECRET_ID }));
+    const current = await sm.send(new GetSecretValueCommand({ SecretId: secretId }));
     if (current.SecretString !== text) {
-      await sm.send(new PutSecretValueCommand({ SecretId: APP_SECRET_ID, SecretString: text }));
+      await sm.send(new PutSecretValueCommand({ SecretId: secretId, SecretString: text }));
     }
   } catch (e) {
     if (!(e instanceof ResourceNotFoundException)) throw e;
-    await sm.send(new CreateSecretCommand({ Name: APP_SECRET_ID, SecretString: text }));
+    await sm.send(new CreateSecretCommand({ Name: secretId, SecretString: text, KmsKeyId: stack.appSecretKmsKeyId }));
   }
+}
+
+/** `$DATA_DIR/platform.json`: where a running platform is, for the tools and the tests. */
+export interface PlatformFile {
+  gatewayUrl: string;
+  emulatorUrl: string;
+  dynamodbEndpoint: string;
+  secretsManagerUrl: string;
+  tableName: string;
+  appSecretId: string;
+  merchantSecretPrefix: string;
+  restApiId: string;
+  stageName: string;
+  credentialsFile: string;
+  pid: number;
+}
+
+export function writePlatformFile(p: Platform): void {
+  const info: PlatformFile = {
+    gatewayUrl: p.gatewayUrl,
+    emulatorUrl: p.emulatorUrl,
+    dynamodbEndpoint: p.dynamodbEndpoint,
+    secretsManagerUrl: p.secretsManagerUrl,
+    tableName: p.tableName,
+    appSecretId: p.appSecretId,
+    merchantSecretPrefix: p.merchantSecretPrefix,
+    restApiId: LOCAL_REST_API_ID,
+    stageName: p.stageName,
+    credentialsFile: p.credentialsFile,
+    pid: process.pid,
+  };
+  writeFileSync(join(p.dataDir, 'platform.json'), `${JSON.stringify(info, null, 2)}\n`);
+}
+
+export function readPlatformFile(dataDir: string): PlatformFile | null {
+  const file = join(dataDir, 'platform.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PlatformFile) : null;
+}
+
+/**
+ * What an operator's tool needs in its environment to act on this platform (the demo merchant's
+ * keys, `npm run keys`): the endpoints, the stack's names, and the `ops` profile's keys.
+ */
+export function operatorEnvironment(p: Platform): Record<string, string> {
+  const ops = readProfile(p.dataDir, 'ops');
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: ops.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: ops.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: p.dynamodbEndpoint,
+    AWS_ENDPOINT_URL_API_GATEWAY: p.gatewayUrl,
+    TABLE_NAME: p.tableName,
+    REST_API_ID: LOCAL_REST_API_ID,
+    STAGE_NAME: p.stageName,
+  };
 }

@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { basename, dirname, join } from 'node:path';
 import { answerBeforeRefusing } from './client-errors';
+import type { Denial, SignedRequest } from './iam-enforcement';
 
 export interface SecretsManagerServerOptions {
   /** TCP port; 0 (default) picks a free one. */
@@ -29,7 +30,16 @@ export interface SecretsManagerServerOptions {
   now?: () => Date;
   /** Receives one line per request: `<Op> <secret name or -> <status>`. Never receives secret values or bodies. */
   log?: (line: string) => void;
+  /** The 6 characters after a new secret's name in its ARN; random by default, as in AWS. */
+  arnSuffix?: (name: string) => string;
+  /**
+   * IAM: called for every well-formed request before it is carried out, with a way to find the
+   * secret a SecretId names (its ARN and key). A denial is answered as it is; null lets it through.
+   */
+  authorize?: (req: SignedRequest, lookup: SecretLookup) => Denial | null;
 }
+
+export type SecretLookup = (secretId: string, region: string) => { arn: string; kmsKeyId?: string } | undefined;
 
 export interface SecretsManagerFault {
   status: number;
@@ -456,6 +466,8 @@ function filterMatches(s: StoredSecret, key: FilterKey, rawValue: string): boole
 class SecretsStore {
   secrets: StoredSecret[] = [];
 
+  constructor(private readonly arnSuffix: (name: string) => string = randomSuffix) {}
+
   toFile(): StoreFile {
     return { format: STORE_FORMAT, version: 1, secrets: this.secrets };
   }
@@ -472,6 +484,12 @@ class SecretsStore {
     const before = this.secrets.length;
     this.secrets = this.secrets.filter((s) => s.deletionMs === undefined || s.deletionMs > nowMs);
     return this.secrets.length !== before;
+  }
+
+  /** The ARN and key of the secret an id names (for IAM), or undefined. */
+  describeForAuth(region: string, id: string): { arn: string; kmsKeyId?: string } | undefined {
+    const s = this.lookup(region, id);
+    return s ? { arn: s.arn, kmsKeyId: s.kmsKeyId } : undefined;
   }
 
   private lookup(region: string, id: string): StoredSecret | undefined {
@@ -589,7 +607,7 @@ class SecretsStore {
     const s: StoredSecret = {
       region: ctx.region,
       name,
-      arn: `arn:aws:secretsmanager:${ctx.region}:${ACCOUNT_ID}:secret:${name}-${randomSuffix()}`,
+      arn: `arn:aws:secretsmanager:${ctx.region}:${ACCOUNT_ID}:secret:${name}-${this.arnSuffix(name)}`,
       createdMs: ctx.nowMs,
       lastChangedMs: ctx.nowMs,
       versions: [],
@@ -939,7 +957,7 @@ export async function startSecretsManager(opts: SecretsManagerServerOptions = {}
   const now = opts.now ?? (() => new Date());
   const log = opts.log ?? (() => {});
   const dataFile = opts.dataFile ?? null;
-  const store = new SecretsStore();
+  const store = new SecretsStore(opts.arnSuffix);
 
   if (dataFile !== null) {
     await mkdir(dirname(dataFile), { recursive: true });
@@ -1002,6 +1020,22 @@ export async function startSecretsManager(opts: SecretsManagerServerOptions = {}
       if (!isObject(body))
         throw new AwsError('SerializationException', `${jsonKind(body)} can not be converted to Map`);
       name = logName(body);
+      const denial = opts.authorize?.(
+        {
+          service: 'secretsmanager',
+          method: req.method ?? 'POST',
+          url: req.url ?? '/',
+          headers: req.headers,
+          body: raw,
+        },
+        (id, region) => store.describeForAuth(region, id),
+      );
+      if (denial) {
+        status = denial.status;
+        res.writeHead(denial.status, denial.headers);
+        res.end(denial.body);
+        return;
+      }
       const ctx: Ctx = { region: regionOf(req), nowMs: now().getTime() };
       const purged = store.purgeExpired(ctx.nowMs);
       let result: OpResult;

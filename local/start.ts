@@ -5,16 +5,30 @@
 
 import { DEMO_PREFIX, demoStorefront } from './demo/storefront';
 import { ensureDemoMerchant } from './demo-merchant';
-import { optionsFromEnv, PlatformError, startPlatform } from './platform';
+import { operatorEnvironment, optionsFromEnv, PlatformError, startPlatform, writePlatformFile } from './platform';
 import { PortInUseError } from './ports';
 
 const t0 = Date.now();
 const log = (component: string, line: string) => console.log(`[${component}] ${line}`);
+let ready = false;
+
+// Every way this process can end says why, in one line, and a failure exits non-zero: an error
+// nobody awaited, or an event loop that ran dry before "Ready" (a start that stalls on a promise
+// nothing will settle would otherwise exit 0 without a word).
+process.on('unhandledRejection', (e) => fail(`unexpected error: ${(e as Error)?.message ?? String(e)}`));
+process.on('uncaughtException', (e) => fail(`unexpected error: ${e?.message ?? String(e)}`));
+process.on('exit', (code) => {
+  if (!ready && code === 0) {
+    console.error('error: the local platform stopped before it was ready (nothing left to wait for)');
+    process.exitCode = 1;
+  }
+});
 
 async function main(): Promise<void> {
   let opts: ReturnType<typeof optionsFromEnv>;
   try {
     opts = optionsFromEnv();
+    if (process.argv.includes('--watch')) opts.watch = true;
   } catch (e) {
     return fail((e as Error).message);
   }
@@ -24,7 +38,7 @@ async function main(): Promise<void> {
     platform = await startPlatform({ ...opts, log: process.env.QUIET ? undefined : log });
   } catch (e) {
     if (e instanceof PlatformError || e instanceof PortInUseError) return fail(e.message);
-    throw e;
+    return fail(`the local platform could not start: ${(e as Error)?.message ?? String(e)}`);
   }
   let stopping = false;
   const stop = async (signal: string) => {
@@ -38,6 +52,8 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 
+  writePlatformFile(platform);
+  Object.assign(process.env, operatorEnvironment(platform));
   const health = await fetch(`${platform.gatewayUrl}/health`);
   if (health.status !== 200) return fail(`the gateway answered GET /health with ${health.status}`);
 
@@ -79,11 +95,13 @@ async function main(): Promise<void> {
   } else {
     console.log('\nInstall your Clover sandbox app on a test merchant; Clover will call /v1/oauth/callback.');
   }
+  ready = true;
   console.log(`\nReady in ${((Date.now() - t0) / 1000).toFixed(1)} s. Ctrl-C stops it.`);
 }
 
 function fail(message: string): void {
-  console.error(`error: ${message}`);
+  console.error(`error: ${message.split('\n')[0]}`);
+  ready = true; // the reason is printed; the exit hook must not print another
   process.exit(1);
 }
 

@@ -9,6 +9,8 @@ import { copyFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { readProfile } from '../local/credentials';
+import { readPlatformFile } from '../local/platform';
 import { freePort } from '../local/ports';
 
 export interface PlatformInfo {
@@ -16,6 +18,12 @@ export interface PlatformInfo {
   emulatorUrl: string;
   dynamodbEndpoint: string;
   secretsManagerUrl: string;
+  tableName: string;
+  appSecretId: string;
+  merchantSecretPrefix: string;
+  credentialsFile: string;
+  /** The `admin` profile of the platform's credentials file: set-up and inspection, like the deploying account. */
+  admin: { accessKeyId: string; secretAccessKey: string };
   dataDir: string;
   logFile: string;
   demo: { merchant_id: string; publishable_key: string; secret_key: string };
@@ -86,11 +94,19 @@ export async function startPlatformProcess(
       reject(new Error(`local platform exited (${code}) before it was ready:\n${out.slice(-2000)}`));
     });
   });
+  const file = readPlatformFile(dataDir);
+  if (!file) throw new Error(`the platform is ready but wrote no ${dataDir}/platform.json`);
+  const { accessKeyId, secretAccessKey } = readProfile(dataDir, 'admin');
   const info: PlatformInfo = {
-    gatewayUrl: `http://127.0.0.1:${port}`,
-    emulatorUrl: `http://127.0.0.1:${emulatorPort}`,
-    dynamodbEndpoint: `http://127.0.0.1:${dynamodbPort}`,
-    secretsManagerUrl: `http://127.0.0.1:${secretsManagerPort}`,
+    gatewayUrl: file.gatewayUrl,
+    emulatorUrl: file.emulatorUrl,
+    dynamodbEndpoint: file.dynamodbEndpoint,
+    secretsManagerUrl: file.secretsManagerUrl,
+    tableName: file.tableName,
+    appSecretId: file.appSecretId,
+    merchantSecretPrefix: file.merchantSecretPrefix,
+    credentialsFile: file.credentialsFile,
+    admin: { accessKeyId, secretAccessKey },
     dataDir,
     logFile,
     demo: JSON.parse(readFileSync(join(dataDir, 'demo-merchant.json'), 'utf8')),

@@ -11,13 +11,19 @@ import { inject } from 'vitest';
 
 export const platform = () => inject('platform');
 
-const creds = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** Clients with the platform's `admin` profile (inspection, like the account that deploys). */
 export const ddb = () =>
   DynamoDBDocumentClient.from(
-    new DynamoDBClient({ endpoint: platform().dynamodbEndpoint, region: 'us-east-1', credentials: creds }),
+    new DynamoDBClient({ endpoint: platform().dynamodbEndpoint, region: 'us-east-1', credentials: platform().admin }),
   );
 export const secrets = () =>
-  new SecretsManagerClient({ endpoint: platform().secretsManagerUrl, region: 'us-east-1', credentials: creds });
+  new SecretsManagerClient({
+    endpoint: platform().secretsManagerUrl,
+    region: 'us-east-1',
+    credentials: platform().admin,
+  });
+/** A merchant's OAuth secret id, under the stack's prefix. */
+export const merchantSecretId = (merchantId: string) => `${platform().merchantSecretPrefix}${merchantId}`;
 
 export interface Res<T = Record<string, any>> {
   status: number;
@@ -154,7 +160,7 @@ export const platformLog = () => readFileSync(platform().logFile, 'utf8');
 export async function merchantItem(merchantId: string): Promise<Record<string, any> | undefined> {
   const { GetCommand } = await import('@aws-sdk/lib-dynamodb');
   const r = await ddb().send(
-    new GetCommand({ TableName: 'clover-payments', Key: { pk: `MERCHANT#${merchantId}`, sk: 'MERCHANT' } }),
+    new GetCommand({ TableName: platform().tableName, Key: { pk: `MERCHANT#${merchantId}`, sk: 'MERCHANT' } }),
   );
   return r.Item;
 }
@@ -163,7 +169,7 @@ export async function allItems(): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const r = await ddb().send(new ScanCommand({ TableName: 'clover-payments', ExclusiveStartKey: start }));
+    const r = await ddb().send(new ScanCommand({ TableName: platform().tableName, ExclusiveStartKey: start }));
     out.push(...(r.Items ?? []));
     start = r.LastEvaluatedKey;
   } while (start);

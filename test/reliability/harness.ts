@@ -17,8 +17,9 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { readProfile } from '../../local/credentials';
 import { authorizeRedirect } from '../../local/demo-merchant';
-import { type Platform, startPlatform, TABLE_NAME } from '../../local/platform';
+import { type Platform, startPlatform } from '../../local/platform';
 import { freePort } from '../../local/ports';
 import { createApiKey } from '../../shared/store/api-keys';
 import { recordResponse } from './summary';
@@ -128,9 +129,10 @@ export async function startHarness(): Promise<Harness> {
     freePort(),
   ]);
   const dataDir = mkdtempSync(join(tmpdir(), 'cpf-reliability-'));
-  process.env.CLOVER_TIMEOUT_MS = String(CLOVER_TIMEOUT_MS);
-  process.env.LOG_LEVEL = 'DEBUG'; // the most the handlers ever log: the leak scan should see it all
   const platform = await startPlatform({
+    // The functions' configuration, changed as an operator would change it after a deploy: a
+    // shorter Clover timeout, and the most the handlers ever log (the leak scan should see it all).
+    functionEnvironment: { CLOVER_TIMEOUT_MS: String(CLOVER_TIMEOUT_MS), LOG_LEVEL: 'DEBUG' },
     port,
     emulatorPort,
     dynamodbPort,
@@ -139,7 +141,7 @@ export async function startHarness(): Promise<Harness> {
     cloverEnv: 'emulator',
     log: (component, line) => output.add(`[${component}] ${line}\n`),
   });
-  const creds = { accessKeyId: 'local', secretAccessKey: 'local' };
+  const creds = readProfile(dataDir, 'admin');
   const ddb = DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint: platform.dynamodbEndpoint, region: 'us-east-1', credentials: creds }),
   );
@@ -278,7 +280,7 @@ export async function merchantItems(merchantId: string, prefix: string): Promise
   do {
     const r = await harness().ddb.send(
       new QueryCommand({
-        TableName: TABLE_NAME,
+        TableName: harness().platform.tableName,
         ...(prefix
           ? {
               KeyConditionExpression: 'pk = :p AND begins_with(sk, :s)',
@@ -299,7 +301,9 @@ export async function allItems(): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const r = await harness().ddb.send(new ScanCommand({ TableName: TABLE_NAME, ExclusiveStartKey: start }));
+    const r = await harness().ddb.send(
+      new ScanCommand({ TableName: harness().platform.tableName, ExclusiveStartKey: start }),
+    );
     out.push(...(r.Items ?? []));
     start = r.LastEvaluatedKey;
   } while (start);
@@ -329,7 +333,9 @@ export async function allSecretValues(): Promise<string[]> {
 
 /** A merchant's OAuth access token, from its secret (to hold a Clover rate-limit slot in tests). */
 export async function merchantAccessToken(merchantId: string): Promise<string> {
-  const v = await harness().sm.send(new GetSecretValueCommand({ SecretId: `clover-payments/merchants/${merchantId}` }));
+  const v = await harness().sm.send(
+    new GetSecretValueCommand({ SecretId: `${harness().platform.merchantSecretPrefix}${merchantId}` }),
+  );
   return JSON.parse(v.SecretString ?? '{}').access_token;
 }
 

@@ -4,7 +4,7 @@
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authorizeRedirect } from '../../../local/demo-merchant';
-import { api, cloverRequests, emulator, merchantItem, platform, secrets } from '../../helpers/platform';
+import { api, cloverRequests, emulator, merchantItem, merchantSecretId, platform, secrets } from '../../helpers/platform';
 
 const merchantRecord = merchantItem;
 
@@ -71,9 +71,9 @@ describe('install callback', () => {
     const r = await fetch(await callbackUrl(body.merchant_id));
     expect(r.status).toBe(200);
     const d = await secrets().send(
-      new DescribeSecretCommand({ SecretId: `clover-payments/merchants/${body.merchant_id}` }),
+      new DescribeSecretCommand({ SecretId: merchantSecretId(body.merchant_id) }),
     );
-    expect(d.Name).toBe(`clover-payments/merchants/${body.merchant_id}`);
+    expect(d.Name).toBe(merchantSecretId(body.merchant_id));
     const rec = await merchantRecord(body.merchant_id);
     expect(JSON.stringify(rec)).not.toMatch(/access_token|refresh_token/);
   });
@@ -106,7 +106,7 @@ describe('install callback', () => {
     expect(r.body.error.code).toBe('oauth_code_rejected');
     expect(await merchantRecord(m)).toBeUndefined();
     await expect(
-      secrets().send(new DescribeSecretCommand({ SecretId: `clover-payments/merchants/${m}` })),
+      secrets().send(new DescribeSecretCommand({ SecretId: merchantSecretId(m) })),
     ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 

@@ -12,6 +12,7 @@ import {
   emulator,
   invoke,
   merchantItem,
+  merchantSecretId,
   newKey,
   newMerchant,
   secrets,
@@ -20,7 +21,7 @@ import {
 
 const tokensOf = async (m: string) =>
   JSON.parse(
-    (await secrets().send(new GetSecretValueCommand({ SecretId: `clover-payments/merchants/${m}` }))).SecretString!,
+    (await secrets().send(new GetSecretValueCommand({ SecretId: merchantSecretId(m) }))).SecretString!,
   ) as { access_token: string; access_token_expiration: number; refresh_token: string };
 
 const refreshCalls = async (clientBodyMatch?: (b: any) => boolean) =>

@@ -11,6 +11,7 @@ import {
   api,
   keysCli,
   merchantItem,
+  merchantSecretId,
   newMerchant,
   platform,
   platformLog,
@@ -58,7 +59,7 @@ describe('app webhooks', () => {
     expect((await api('GET', '/v1/charges', { key: m.secret_key })).status).toBe(401);
     expect(await status(m.merchant_id)).toBe('disabled');
     const d = await secrets().send(
-      new DescribeSecretCommand({ SecretId: `clover-payments/merchants/${m.merchant_id}` }),
+      new DescribeSecretCommand({ SecretId: merchantSecretId(m.merchant_id) }),
     );
     expect(d.DeletedDate).toBeInstanceOf(Date);
     const items = (await allItems()).filter((i) => i.pk === `MERCHANT#${m.merchant_id}`);
@@ -191,7 +192,7 @@ describe('no secret in the logs', () => {
     const log = platformLog();
     const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const pair = JSON.parse(
-      (await secrets().send(new GetSecretValueCommand({ SecretId: `clover-payments/merchants/${m.merchant_id}` })))
+      (await secrets().send(new GetSecretValueCommand({ SecretId: merchantSecretId(m.merchant_id) })))
         .SecretString!,
     );
     const rec = (await merchantItem(m.merchant_id))!;
