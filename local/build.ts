@@ -173,12 +173,22 @@ async function runSynth(outdir: string): Promise<void> {
       });
       child.on('error', reject);
       child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`CDK synth failed (exit ${code}):\n${out.slice(-3000)}`)),
+        code === 0 ? resolve() : reject(new Error(`CDK synth failed (exit ${code}): ${firstError(out)}\n${out.slice(-3000)}`)),
       );
     });
   } finally {
     rmSync(shimDir, { recursive: true, force: true });
   }
+}
+
+/** The line of a failed synth that says what failed (esbuild's or TypeScript's error, or CDK's). */
+function firstError(out: string): string {
+  const lines = out.split('\n').map((l) => l.trim());
+  return (
+    lines.find((l) => /✘ \[ERROR\]|\bERROR\b|^Error:|error TS\d+|ValidationError/.test(l)) ??
+    lines.filter(Boolean).at(-1) ??
+    'no output'
+  ).slice(0, 400);
 }
 
 function findOnPath(bin: string): string | null {

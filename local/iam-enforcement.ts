@@ -16,7 +16,7 @@ import { authFailureResponse, denialResponse, errorResponse, UnknownOperationErr
 import { type AuthorizationRequest, firstDenial, type PolicyDocument, principalContext } from './iam/policy';
 import { secretsManagerAuthorizations } from './iam/secretsmanager-actions';
 import { verifySigV4 } from './iam/sigv4';
-import { kmsKeyArn, localKmsKeyId, localResolveContext } from './iam/template';
+import { localResolveContext } from './iam/template';
 
 export interface SignedRequest {
   readonly service: 'dynamodb' | 'secretsmanager' | 'apigateway';
@@ -43,6 +43,8 @@ export interface Principal {
 
 export interface IamEnforcerOptions {
   principals: readonly Principal[];
+  /** A KmsKeyId as a caller gives it (key id, ARN, alias) → the key's ARN, from the template. */
+  kmsKeyArn: (keyId: string) => string | undefined;
   log?: (line: string) => void;
   region?: string;
   accountId?: string;
@@ -57,8 +59,11 @@ export class IamEnforcer {
   /** Denials so far, by `<profile> <action>` (tests and the log summary). */
   readonly denials: { profile: string; action: string; resource: string }[] = [];
 
+  private readonly kmsKeyArn: (keyId: string) => string | undefined;
+
   constructor(opts: IamEnforcerOptions) {
     this.log = opts.log ?? (() => {});
+    this.kmsKeyArn = opts.kmsKeyArn;
     this.replacePrincipals(opts.principals);
   }
 
@@ -134,9 +139,9 @@ export class IamEnforcer {
     return this.decide('apigateway', who.principal, who.region, [check]);
   }
 
+  /** A key the template does not define stays as given: a condition then compares what the caller sent. */
   private keyArn(id: string): string {
-    if (id.startsWith('arn:')) return id;
-    return kmsKeyArn(this.ctx, id.startsWith('alias/') ? localKmsKeyId(id) : id);
+    return this.kmsKeyArn(id) ?? id;
   }
 
   private authenticate(

@@ -124,6 +124,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
     const credentials = ensureCredentials(opts.dataDir, [...stack.functions.keys(), 'ops', 'admin']);
     const iam = new IamEnforcer({
       principals: principalsOf(stack, credentials),
+      kmsKeyArn: stack.kmsKeyArn,
       log: (l) => log('iam', l),
     });
 

@@ -13,6 +13,7 @@ import type { PolicyDocument } from './iam/policy';
 import { parsePolicyDocument } from './iam/policy';
 import {
   functionsFromTemplate,
+  kmsKeyResolver,
   localResolveContext,
   parseTemplate,
   resolveValue,
@@ -41,6 +42,8 @@ export interface LocalStack {
   readonly stageName: string;
   /** The operator policy (`ops` profile), from the template's `<prefix>-operator` managed policy. */
   readonly operatorPolicies: readonly PolicyDocument[];
+  /** A KmsKeyId as callers give it (id, ARN, alias) → the template key's ARN. */
+  readonly kmsKeyArn: (keyId: string) => string | undefined;
 }
 
 export const resolveContext = localResolveContext({ restApiId: LOCAL_REST_API_ID });
@@ -80,6 +83,7 @@ export function localStack(build: SynthResult): LocalStack {
     merchantSecretPrefix: required('MERCHANT_SECRET_PREFIX'),
     stageName: required('STAGE_NAME'),
     operatorPolicies: operatorPolicies(json),
+    kmsKeyArn: kmsKeyResolver(json, resolveContext),
   };
 }
 

@@ -11,9 +11,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { readProfile } from '../../../local/credentials';
+import { readPlatformFile } from '../../../local/platform';
 import { freePort } from '../../../local/ports';
-
-const creds = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 async function ports() {
   const [p, e, d, s] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -85,6 +85,9 @@ describe('npm start', () => {
     const health = await fetch(`http://127.0.0.1:${env.PORT}/health`);
     expect(health.status).toBe(200);
     expect(await health.json()).toEqual({ status: 'ok' });
+    // The platform's own admin profile (its credentials file is kept across restarts too).
+    const creds = readProfile(env.DATA_DIR, 'admin');
+    const table = readPlatformFile(env.DATA_DIR)!.tableName;
     const sm = new SecretsManagerClient({
       endpoint: `http://127.0.0.1:${env.SECRETS_MANAGER_PORT}`,
       region: 'us-east-1',
@@ -98,7 +101,7 @@ describe('npm start', () => {
       }),
     );
     await sm.send(new CreateSecretCommand({ Name: 'restart/check', SecretString: 'kept' }));
-    await ddb.send(new PutCommand({ TableName: 'clover-payments', Item: { pk: 'RESTART#1', sk: 'X', v: 42 } }));
+    await ddb.send(new PutCommand({ TableName: table, Item: { pk: 'RESTART#1', sk: 'X', v: 42 } }));
     const demo = first.out().match(/demo merchant\s+(\w{13})/)?.[1];
     expect(demo).toBeTruthy();
     expect(await first.stop()).toBe(0);
@@ -108,10 +111,12 @@ describe('npm start', () => {
 
     const second = await start(env);
     try {
+      // The same keys work after the restart: a shell that exported a profile keeps working.
+      expect(readProfile(env.DATA_DIR, 'admin')).toEqual(creds);
       expect((await sm.send(new GetSecretValueCommand({ SecretId: 'restart/check' }))).SecretString).toBe('kept');
-      expect(
-        (await ddb.send(new GetCommand({ TableName: 'clover-payments', Key: { pk: 'RESTART#1', sk: 'X' } }))).Item?.v,
-      ).toBe(42);
+      expect((await ddb.send(new GetCommand({ TableName: table, Key: { pk: 'RESTART#1', sk: 'X' } }))).Item?.v).toBe(
+        42,
+      );
       // The demo merchant is the same one, and its keys still work (the emulator kept its state too).
       expect(second.out()).toContain(demo!);
       const { publishable_key } = JSON.parse(

@@ -132,6 +132,53 @@ describe('local gateway', () => {
     );
   });
 
+  it('sends the REQUEST authorizer what API Gateway sends it: never the body', async () => {
+    const before = authEvents.length;
+    await fetch(`${gw.url}/v1/refunds`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer body-check', 'Content-Type': 'application/json' },
+      body: '{"card":{"number":"4242424242424242"}}',
+    });
+    expect(authEvents.length).toBe(before + 1);
+    const e = authEvents.at(-1)! as unknown as Record<string, unknown>;
+    expect(e).not.toHaveProperty('body');
+    expect(e).not.toHaveProperty('isBase64Encoded');
+    expect(JSON.stringify(e)).not.toContain('4242424242424242');
+    expect(Object.keys(e).sort()).toEqual(
+      [
+        'headers',
+        'httpMethod',
+        'methodArn',
+        'multiValueHeaders',
+        'multiValueQueryStringParameters',
+        'path',
+        'pathParameters',
+        'queryStringParameters',
+        'requestContext',
+        'resource',
+        'stageVariables',
+        'type',
+      ].sort(),
+    );
+  });
+
+  it('answers a GET that carries bytes after Content-Length: 0, then refuses the bytes', async () => {
+    const net = await import('node:net');
+    const { port } = new URL(gw.url);
+    const raw = await new Promise<string>((resolve) => {
+      const s = net.connect(Number(port), '127.0.0.1');
+      let out = '';
+      s.on('data', (d) => {
+        out += d;
+      });
+      s.on('close', () => resolve(out));
+      s.write('GET /health HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n{"stray":"body"}');
+    });
+    expect(raw).toMatch(/^HTTP\/1\.1 207 /); // the GET's own answer (the fake handler's status)
+    expect(raw).toContain('HTTP/1.1 400 Bad Request');
+    expect(raw.indexOf('207')).toBeLessThan(raw.indexOf('400 Bad Request'));
+  });
+
   it('a Deny policy is a 403 ACCESS_DENIED Gateway Response', async () => {
     const r = await fetch(`${gw.url}/v1/charges`, { headers: { Authorization: 'Bearer denied' } });
     expect(r.status).toBe(403);
