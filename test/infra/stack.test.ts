@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { accessLogFields } from '../../infra/api';
@@ -191,7 +191,10 @@ describe('API', () => {
   it('writes JSON access logs of $context fields only (no bodies, headers or keys) to a KMS log group', () => {
     const stage = Object.values(resources(s.template, 'AWS::ApiGateway::Stage'))[0]!;
     const setting = stage.Properties!.AccessLogSetting as { DestinationArn: unknown; Format: string };
-    const group = resources(s.template, 'AWS::Logs::LogGroup')[refOf(setting.DestinationArn)!]!;
+    // The ARN as API Gateway stores it, without the `:*` of the group's Arn attribute (no drift).
+    const destination = flat(setting.DestinationArn);
+    expect(destination).toMatch(/^arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:<[^>]+>$/);
+    const group = resources(s.template, 'AWS::Logs::LogGroup')[/<([^>]+)>$/.exec(destination)![1]!]!;
     expect(group.Properties!.KmsKeyId).toBeDefined();
     const format = JSON.parse(setting.Format) as Record<string, string>;
     expect(format).toEqual(accessLogFields);
@@ -208,12 +211,22 @@ describe('API', () => {
       Rules: Match.arrayWith([
         Match.objectLike({
           Name: 'RatePerKey',
+          // The whole statement, in CloudFormation's spelling: keys CDK does not type (SingleHeader)
+          // are passed through as written, so a lower-case `name` would reach CloudFormation.
           Statement: {
-            RateBasedStatement: Match.objectLike({
+            RateBasedStatement: Match.exact({
               Limit: 16 * 60,
               EvaluationWindowSec: 60,
               AggregateKeyType: 'CUSTOM_KEYS',
               CustomKeys: [{ Header: { Name: 'authorization', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } }],
+              ScopeDownStatement: {
+                SizeConstraintStatement: {
+                  FieldToMatch: { SingleHeader: { Name: 'authorization' } },
+                  ComparisonOperator: 'GT',
+                  Size: 0,
+                  TextTransformations: [{ Priority: 0, Type: 'NONE' }],
+                },
+              },
             }),
           },
         }),
@@ -292,6 +305,7 @@ describe('schedules, monitoring, outputs', () => {
     expect(names).toEqual([
       'Api5xxRate',
       'ApiThrottled',
+      'AwsAccessDenied',
       'CloverErrorRate',
       'LambdaThrottles',
       'PendingChargesOld',
@@ -309,15 +323,68 @@ describe('schedules, monitoring, outputs', () => {
       'OldestPendingChargeAgeSeconds',
       'TokenRefreshFailures',
       'ApiThrottledRequests',
+      'AwsAccessDenied',
     ]) {
       expect(json).toContain(`"MetricName":"${metric}"`);
     }
     expect(json).toContain('"Namespace":"CloverPayments"');
   });
 
+  it('counts AccessDeniedException lines in every function’s log group and alarms on the first one', () => {
+    type Transformation = { MetricNamespace: string; MetricName: string; MetricValue: string; Dimensions?: unknown };
+    const filters = Object.values(resources(s.template, 'AWS::Logs::MetricFilter')).filter(
+      (f) => (f.Properties!.MetricTransformations as Transformation[])[0]!.MetricName === 'AwsAccessDenied',
+    );
+    const functionGroups = Object.values(resources(s.template, 'AWS::Lambda::Function')).map((fn) =>
+      refOf((fn.Properties!.LoggingConfig as { LogGroup: unknown }).LogGroup),
+    );
+    expect(functionGroups.length).toBeGreaterThan(0);
+    expect(filters.map((f) => refOf(f.Properties!.LogGroupName)).sort()).toEqual(functionGroups.sort());
+    for (const f of filters) {
+      expect(f.Properties!.FilterPattern).toBe('"AccessDeniedException"');
+      // No dimension: one metric (and one alarm) for all functions; the log line names the function.
+      expect(f.Properties!.MetricTransformations).toEqual([
+        { MetricNamespace: 'CloverPayments', MetricName: 'AwsAccessDenied', MetricValue: '1' },
+      ]);
+    }
+    const topicId = Object.keys(resources(s.template, 'AWS::SNS::Topic'))[0]!;
+    const alarm = Object.values(resources(s.template, 'AWS::CloudWatch::Alarm')).find(
+      (a) => a.Properties!.AlarmName === 'clover-payments-sandbox-AwsAccessDenied',
+    );
+    expect(alarm?.Properties).toMatchObject({
+      Namespace: 'CloverPayments',
+      MetricName: 'AwsAccessDenied',
+      Statistic: 'Sum',
+      Period: 300,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      DatapointsToAlarm: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: topicId }],
+      OKActions: [{ Ref: topicId }],
+    });
+    expect(alarm!.Properties!.Dimensions).toBeUndefined();
+  });
+
+  it('points every alarm at its runbook section in docs/operations.md', () => {
+    const runbook = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const anchors = new Set([...runbook.matchAll(/^## (\S+)$/gm)].map((m) => m[1]!.toLowerCase()));
+    for (const a of Object.values(resources(s.template, 'AWS::CloudWatch::Alarm'))) {
+      const anchor = /docs\/operations\.md#(\S+)$/.exec(a.Properties!.AlarmDescription as string)?.[1];
+      expect(anchor && anchors.has(anchor), `${a.Properties!.AlarmName as string} → #${anchor}`).toBe(true);
+    }
+  });
+
   it('outputs the URLs Clover needs and the app secret name', () => {
     const outputs = s.template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(Object.keys(outputs).sort()).toEqual(['ApiUrl', 'AppSecretName', 'OAuthRedirectUrl', 'WebhookUrl']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'ApiUrl',
+      'AppSecretName',
+      'OAuthRedirectUrl',
+      'OperatorPolicyArn',
+      'WebhookUrl',
+    ]);
     expect(flat(outputs.OAuthRedirectUrl!.Value)).toMatch(/\/v1\/oauth\/callback$/);
     expect(flat(outputs.WebhookUrl!.Value)).toMatch(/\/v1\/webhooks\/clover$/);
     expect(flat(outputs.ApiUrl!.Value)).toMatch(/^https:\/\/.*\/$/);
