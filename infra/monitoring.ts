@@ -8,8 +8,12 @@
  * - CloverErrors (Count): a Clover call failed (5xx, timeout, connection error, unexpected 4xx).
  * - OldestPendingChargeAgeSeconds (Seconds): emitted by every reconciler run, 0 when none pending.
  * - TokenRefreshFailures (Count): a merchant's OAuth refresh failed.
- * ApiThrottledRequests is derived here from the access log (status 429: stage throttling or the
- * functions' own rate_limit_error).
+ * Derived here from logs by metric filters (no code involved, no dimension):
+ * - ApiThrottledRequests, from the access log (status 429: stage throttling or the functions' own
+ *   rate_limit_error).
+ * - AwsAccessDenied, from every function's log group: a log line naming `AccessDeniedException`,
+ *   i.e. an AWS call the function's role is not allowed to make (a missing grant in
+ *   infra/house-function.ts, or a key or resource policy that changed).
  */
 import { Duration } from 'aws-cdk-lib';
 import {
@@ -48,7 +52,12 @@ export const THRESHOLDS = {
   throttledRequestsPer5Min: 100,
   lambdaThrottlesPer5Min: 1,
   scheduledJobErrorsPer15Min: 3,
+  /** One denied AWS call is already a bug: the roles grant exactly what the code does. */
+  accessDeniedPer5Min: 1,
 } as const;
+
+/** The term a function's log line carries when AWS refused one of its calls (the SDK error name). */
+export const ACCESS_DENIED_TERM = 'AccessDeniedException';
 
 /** Functions that call Clover: the denominator of the Clover error rate. */
 const CLOVER_CALLERS: FunctionName[] = [
@@ -204,6 +213,33 @@ export class Monitoring extends Construct {
       THRESHOLDS.lambdaThrottlesPer5Min,
       1,
       'Lambda refused invocations on the request path (account or function concurrency exhausted).',
+      action,
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    );
+
+    // One metric fed by a filter on each function's log group: the alarm needs no per-function
+    // metric, and the log line itself says which function and which action (docs/operations.md).
+    for (const fn of functions.all()) {
+      new MetricFilter(this, `AccessDenied${fn.node.id}`, {
+        logGroup: fn.logGroup,
+        filterPattern: FilterPattern.anyTerm(ACCESS_DENIED_TERM),
+        metricNamespace: METRICS_NAMESPACE,
+        metricName: 'AwsAccessDenied',
+        metricValue: '1',
+      });
+    }
+    const accessDenied = new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: 'AwsAccessDenied',
+      statistic: 'Sum',
+      period: five,
+    });
+    this.add(
+      'AwsAccessDenied',
+      accessDenied,
+      THRESHOLDS.accessDeniedPer5Min,
+      1,
+      'A function was refused an AWS call (AccessDeniedException in its log): a missing grant.',
       action,
       ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     );

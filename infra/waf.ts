@@ -45,6 +45,19 @@ export const WAF_RESPONSE_BODIES = {
   },
 } as const;
 
+/**
+ * A rate-based rule's limit as WAF takes it (AWS::WAFv2::WebACL `RateLimit`): a whole number of
+ * requests per evaluation window, from 10 to 2,000,000,000. Anything else would synthesise and
+ * then fail the deploy.
+ */
+export function wafRateLimit(requests: number, what: string): number {
+  const limit = Math.round(requests);
+  if (!(limit >= 10 && limit <= 2_000_000_000)) {
+    throw new Error(`${what}: a WAF rate limit is 10 to 2,000,000,000 requests per window, got ${requests}`);
+  }
+  return limit;
+}
+
 export class Waf extends Construct {
   readonly webAcl: CfnWebACL;
   readonly logGroup: LogGroup;
@@ -89,7 +102,11 @@ export class Waf extends Construct {
           name: 'RatePerIp',
           priority: 1,
           statement: {
-            rateBasedStatement: { limit: stage.ipRateLimitPer5Min, aggregateKeyType: 'IP', evaluationWindowSec: 300 },
+            rateBasedStatement: {
+              limit: wafRateLimit(stage.ipRateLimitPer5Min, 'ipRateLimitPer5Min'),
+              aggregateKeyType: 'IP',
+              evaluationWindowSec: 300,
+            },
           },
           action: {
             block: {
@@ -110,7 +127,7 @@ export class Waf extends Construct {
                 statement: {
                   rateBasedStatement: {
                     // WAF counts per window; 60 s is its shortest, so the per-second limit is averaged over it.
-                    limit: stage.merchantRateLimit * 60,
+                    limit: wafRateLimit(stage.merchantRateLimit * 60, 'merchantRateLimit × 60'),
                     evaluationWindowSec: 60,
                     aggregateKeyType: 'CUSTOM_KEYS',
                     customKeys: [
@@ -119,7 +136,9 @@ export class Waf extends Construct {
                     // Only keyed requests count: requests without the header are unaffected.
                     scopeDownStatement: {
                       sizeConstraintStatement: {
-                        fieldToMatch: { singleHeader: { name: 'authorization' } },
+                        // `singleHeader` is typed `any`, so CDK passes its keys through as written:
+                        // CloudFormation's key is `Name` (as in `redactedFields` below).
+                        fieldToMatch: { singleHeader: { Name: 'authorization' } },
                         comparisonOperator: 'GT',
                         size: 0,
                         textTransformations: [{ priority: 0, type: 'NONE' }],
@@ -184,7 +203,8 @@ export class Waf extends Construct {
       resourceName: this.logGroup.logGroupName,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
-    const logging = new CfnLoggingConfiguration(this, 'Logging', {
+    // The ARN refers to the group's name (a Ref), so CloudFormation creates the group first.
+    new CfnLoggingConfiguration(this, 'Logging', {
       resourceArn: this.webAcl.attrArn,
       logDestinationConfigs: [logGroupArn],
       redactedFields: [
@@ -193,6 +213,5 @@ export class Waf extends Construct {
         { queryString: {} },
       ],
     });
-    logging.node.addDependency(this.logGroup);
   }
 }

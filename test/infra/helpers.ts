@@ -4,8 +4,11 @@
  * builds skip what test/infra/synth.test.ts already runs for real (the CDK CLI, the actual app):
  * bundling (the function code does not change the template's properties), CDK's built-in
  * CloudFormation schema validation, and the cdk-nag plugins — nag.test.ts runs the same packs
- * through `validateScope`.
+ * through `validateScope`. They do get cdk.json's context (the feature flags above all), as the CLI
+ * would give it to the app: without it `new App()` would build a different template from the one
+ * `cdk synth` and `cdk deploy` build.
  */
+import { readFileSync } from 'node:fs';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/bin/app';
@@ -17,10 +20,24 @@ export interface Synth {
   template: Template;
 }
 
-/** The construct tree only (enough for cdk-nag's validateScope), no synthesis. */
-export function build(context: Record<string, unknown> = {}): Omit<Synth, 'template'> {
+/** cdk.json's `context`: feature flags and the default stage. */
+export const cdkJsonContext = (
+  JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> }
+).context;
+
+/**
+ * The construct tree only (enough for cdk-nag's validateScope), no synthesis. `outdir` is where
+ * `app.synth()` would write the cloud assembly (a temporary directory by default).
+ */
+export function build(
+  context: Record<string, unknown> = {},
+  options: { outdir?: string } = {},
+): Omit<Synth, 'template'> {
   process.env.CDK_VALIDATION = 'false';
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...context } });
+  const app = new App({
+    outdir: options.outdir,
+    context: { ...cdkJsonContext, 'aws:cdk:bundling-stacks': [], ...context },
+  });
   return { app, stack: buildApp(app, { nag: false }).stack };
 }
 

@@ -1,8 +1,9 @@
 import { App } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { stageConfig } from '../../infra/config';
+import { wafRateLimit } from '../../infra/waf';
 import { routes } from '../../shared/routes';
-import { functionId, methods, resources, type Synth, synth } from './helpers';
+import { build, functionId, methods, resources, type Synth, synth } from './helpers';
 
 const ORIGINS = 'https://shop.example.com, https://www.example.org';
 
@@ -74,6 +75,13 @@ describe('context validation', () => {
       /not an origin/,
     );
     expect(() => stageConfig(new App({ context: { merchantRateLimit: '-1' } }).node)).toThrow(/merchantRateLimit/);
+  });
+
+  it('refuses rate limits WAF cannot take (10 to 2,000,000,000 requests per window)', () => {
+    expect(() => build({ merchantRateLimit: '0.1' })).toThrow(/merchantRateLimit × 60: a WAF rate limit/);
+    expect(() => build({ ipRateLimitPer5Min: '9' })).toThrow(/ipRateLimitPer5Min: a WAF rate limit/);
+    expect(wafRateLimit(0.3 * 60, 'x')).toBe(18); // 17.999… in floating point; WAF wants an integer
+    expect(wafRateLimit(10, 'x')).toBe(10);
   });
 
   it('merchantRateLimit=0 removes the per-key WAF rate rule', () => {
