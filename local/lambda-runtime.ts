@@ -83,9 +83,18 @@ export class LambdaRuntime {
   /** New bundles (a rebuild): environments of the old code finish what they run, then go. */
   replace(functions: readonly LambdaFunction[]): void {
     this.functions = new Map(functions.map((f) => [f.name, f]));
-    for (const [name, list] of this.instances) {
-      for (const inst of list.filter((i) => !i.busy)) this.dispose(name, inst);
-      for (const inst of list) inst.dead = true; // busy ones are disposed when they finish
+    this.recycle();
+  }
+
+  /**
+   * Retires the function's environments (all functions' without a name): the next invocation is a
+   * cold start with fresh module state, as after a configuration update on Lambda. Busy ones finish first.
+   */
+  recycle(name?: string): void {
+    for (const [fn, list] of this.instances) {
+      if (name !== undefined && fn !== name) continue;
+      for (const inst of list.filter((i) => !i.busy)) void this.dispose(fn, inst);
+      for (const inst of list) inst.dead = true;
     }
   }
 

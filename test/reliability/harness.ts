@@ -19,7 +19,7 @@ import { GetSecretValueCommand, ListSecretsCommand, SecretsManagerClient } from 
 import { DynamoDBDocumentClient, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { readProfile } from '../../local/credentials';
 import { authorizeRedirect } from '../../local/demo-merchant';
-import { type Platform, startPlatform } from '../../local/platform';
+import { operatorEnvironment, type Platform, startPlatform } from '../../local/platform';
 import { freePort } from '../../local/ports';
 import { createApiKey } from '../../shared/store/api-keys';
 import { recordResponse } from './summary';
@@ -141,6 +141,8 @@ export async function startHarness(): Promise<Harness> {
     cloverEnv: 'emulator',
     log: (component, line) => output.add(`[${component}] ${line}\n`),
   });
+  // In-process tools of the tests (API keys, as `npm run keys` makes them) act as the operator.
+  Object.assign(process.env, operatorEnvironment(platform));
   const creds = readProfile(dataDir, 'admin');
   const ddb = DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint: platform.dynamodbEndpoint, region: 'us-east-1', credentials: creds }),

@@ -8,7 +8,6 @@
  * with the same key or by the reconciler.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { forgetMerchant } from '../../../shared/merchant-cache';
 import {
   accountingTest,
   describeRes,
@@ -28,6 +27,7 @@ import {
   cloverRequests,
   emulator,
   expYear,
+  harness,
   installCallbackPath,
   type Merchant,
   merchantAccessToken,
@@ -361,7 +361,7 @@ export function cloverFaults(): void {
                 'After a reinstall, a warm container keeps answering 503 merchant_needs_reauth from its cached merchant record (CACHE_TTL_MS, 60 s), although the merchant is active again and the reconciler already made the pending charge.',
                 describeRes('POST', '/v1/charges', retry),
               );
-              forgetMerchant(r.merchant_id);
+              harness().platform.lambda.recycle('charges'); // a cold container
               retry = await send();
             }
           }

@@ -8,8 +8,6 @@
  * with the same key work, charging once.
  */
 import { beforeAll, expect, it } from 'vitest';
-import { forgetMerchant } from '../../../shared/merchant-cache';
-import { forgetMerchantTokens } from '../../../shared/secrets/merchant-tokens';
 import { createApiKey } from '../../../shared/store/api-keys';
 import {
   accountingTest,
@@ -152,7 +150,7 @@ export function dependencies(): void {
         const body = { source: await token(m), amount, currency: 'usd' };
         const send = () => api('POST', '/v1/charges', { key: m.secret_key, idem: key, body });
         const before = sm.requestCount();
-        forgetMerchantTokens(m.merchant_id); // a cold container: the tokens must be read
+        harness().platform.lambda.recycle('charges'); // a cold container: the tokens must be read
         sm.setFault({ ...fault, times: 1000 });
         let r: Res;
         try {
@@ -213,7 +211,7 @@ export function dependencies(): void {
       expect(made, 'still one charge at Clover').toHaveLength(1);
       expect(retry.body.clover.charge_id).toBe(made[0]!.id);
 
-      forgetMerchant(m.merchant_id);
+      harness().platform.lambda.recycle('charges'); // a cold container: the merchant record is read again
       const refused = await api('POST', '/v1/charges', {
         key: m.secret_key,
         idem: whileDown.key,
