@@ -16,8 +16,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { startCloverEmulator } from '../local/clover-emulator/index';
+import { readProfile } from '../local/credentials';
 import { onboardMerchant } from '../local/demo-merchant';
-import { cloverStyleId, type Platform, startPlatform } from '../local/platform';
+import {
+  cloverStyleId,
+  emulatorHosts,
+  type Platform,
+  sharedFunctionEnvironment,
+  startPlatform,
+} from '../local/platform';
 import { freePort } from '../local/ports';
 import { CloverHttp } from '../shared/clover/client';
 import { createApiKey } from '../shared/store/api-keys';
@@ -69,22 +76,16 @@ export async function startBenchPlatform(opts: { persistentEmulator: boolean }):
       secretsManagerPort,
       dataDir,
       cloverEnv: opts.persistentEmulator ? 'emulator' : 'sandbox',
+      // The bench's own emulator stands in for Clover's sandbox hosts.
+      functionEnvironment: emulator ? { CLOVER_HOSTS_JSON: JSON.stringify(emulatorHosts(emulator.url)) } : undefined,
     });
   } catch (e) {
     await emulator?.close();
     throw e;
   }
   const emulatorUrl = emulator?.url ?? platform.emulatorUrl;
-  if (emulator) {
-    // What startPlatform sets for its own emulator: every Clover host on the emulator's port.
-    process.env.CLOVER_HOSTS_JSON = JSON.stringify({
-      api: emulatorUrl,
-      oauth_authorize: emulatorUrl,
-      token: emulatorUrl,
-      scl: emulatorUrl,
-      sdk_url: `${emulatorUrl}/sdk.js`,
-    });
-  }
+  // Handlers the bench calls in its own process see what the platform's functions see.
+  Object.assign(process.env, sharedFunctionEnvironment(platform));
   const startedAt = Date.now();
   const r = await fetch(`${emulatorUrl}/_emulator/config`, {
     method: 'POST',
@@ -127,7 +128,7 @@ export async function newMerchant(b: BenchPlatform): Promise<BenchMerchant> {
   const sm = new SecretsManagerClient({
     endpoint: p.secretsManagerUrl,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    credentials: readProfile(p.dataDir, 'admin'),
   });
   const secret = await sm.send(
     new GetSecretValueCommand({ SecretId: `${process.env.MERCHANT_SECRET_PREFIX ?? ''}${merchantId}` }),

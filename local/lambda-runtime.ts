@@ -76,6 +76,11 @@ export class LambdaRuntime {
     return this.functions.has(name);
   }
 
+  /** The environment a function's invocations see (the template's, resolved, plus the platform's). */
+  environmentOf(name: string): Readonly<Record<string, string>> | undefined {
+    return this.functions.get(name)?.environment;
+  }
+
   names(): string[] {
     return [...this.functions.keys()];
   }

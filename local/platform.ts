@@ -327,7 +327,7 @@ function appConfig(app: AppCredentials): AppConfig {
 }
 
 /** The emulator serves all of Clover's hosts on one port, by path (API.md §3). */
-function emulatorHosts(url: string): CloverHosts {
+export function emulatorHosts(url: string): CloverHosts {
   return { api: url, oauth_authorize: url, token: url, scl: url, sdk_url: `${url}/sdk.js` };
 }
 
@@ -394,6 +394,31 @@ export function writePlatformFile(p: Platform): void {
 export function readPlatformFile(dataDir: string): PlatformFile | null {
   const file = join(dataDir, 'platform.json');
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PlatformFile) : null;
+}
+
+/**
+ * What the functions of this platform get in common (endpoints, the stack's names, Clover's hosts),
+ * with the admin profile's keys: for benchmarks that call handler modules in their own process.
+ */
+export function sharedFunctionEnvironment(p: Platform): Record<string, string> {
+  const charges = p.lambda.environmentOf('charges');
+  const admin = readProfile(p.dataDir, 'admin');
+  const pick = (k: string) => (charges?.[k] === undefined ? {} : { [k]: charges[k] });
+  return {
+    AWS_REGION: 'us-east-1',
+    ...pick('AWS_ENDPOINT_URL_DYNAMODB'),
+    ...pick('AWS_ENDPOINT_URL_SECRETS_MANAGER'),
+    ...pick('AWS_ENDPOINT_URL_API_GATEWAY'),
+    ...pick('CLOVER_HOSTS_JSON'),
+    ...pick('CLOVER_ENVIRONMENT'),
+    ...pick('TABLE_NAME'),
+    ...pick('APP_SECRET_ID'),
+    ...pick('MERCHANT_SECRET_PREFIX'),
+    REST_API_ID: LOCAL_REST_API_ID,
+    STAGE_NAME: p.stageName,
+    AWS_ACCESS_KEY_ID: admin.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: admin.secretAccessKey,
+  };
 }
 
 /**
