@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     if (e instanceof PlatformError || e instanceof PortInUseError) return fail(e.message);
     return fail(`the local platform could not start: ${(e as Error)?.message ?? String(e)}`);
   }
+  running = platform;
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
@@ -99,13 +100,18 @@ async function main(): Promise<void> {
   console.log(`\nReady in ${((Date.now() - t0) / 1000).toFixed(1)} s. Ctrl-C stops it.`);
 }
 
+/** Stops what was started (DynamoDB Local's JVM must not outlive us), says why in one line, exits 1. */
+let running: { stop(): Promise<void> } | null = null;
 function fail(message: string): void {
   console.error(`error: ${message.split('\n')[0]}`);
   ready = true; // the reason is printed; the exit hook must not print another
-  process.exit(1);
+  const stopping = running?.stop() ?? Promise.resolve();
+  running = null;
+  const timer = setTimeout(() => process.exit(1), 10_000);
+  stopping.finally(() => {
+    clearTimeout(timer);
+    process.exit(1);
+  });
 }
 
-main().catch((e) => {
-  console.error(`error: ${(e as Error)?.message ?? e}`);
-  process.exit(1);
-});
+main().catch((e) => fail((e as Error)?.message ?? String(e)));
