@@ -67,7 +67,7 @@ export class LambdaRuntime {
   constructor(functions: readonly LambdaFunction[], opts: LambdaRuntimeOptions = {}) {
     for (const f of functions) this.functions.set(f.name, f);
     this.log = opts.log ?? (() => {});
-    this.maxInstances = opts.maxInstances ?? 10;
+    this.maxInstances = opts.maxInstances ?? 16;
     this.region = opts.region ?? 'us-east-1';
     this.accountId = opts.accountId ?? '000000000000';
   }

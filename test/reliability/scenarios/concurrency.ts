@@ -64,8 +64,11 @@ export function concurrency(): void {
       const key = newKey();
       const body = { source: await token(m), amount, currency: 'usd' };
       const send = () => api('POST', '/v1/charges', { key: m.secret_key, idem: key, body });
-      // Clover takes 400 ms over the first one: the others arrive while it is still running.
-      await setFault({ path: '/v1/charges', method: 'POST', delay_ms: 400, after_effect: true });
+      // Each function runs in execution environments of its own (one request at a time each), so
+      // warm BURST of them first: a cold start on a busy 2-core machine can outlast Clover's delay.
+      await Promise.all(Array.from({ length: BURST }, () => api('GET', '/v1/charges?limit=1', { key: m.secret_key })));
+      // Clover takes 1.5 s over the first one: the others arrive while it is still running.
+      await setFault({ path: '/v1/charges', method: 'POST', delay_ms: 1500, after_effect: true });
       const burst = await Promise.all(Array.from({ length: BURST }, send)).finally(clearFaults);
       note(`identical charges: ${JSON.stringify(statuses(burst))}`);
       expect(burst.filter((r) => r.status === 409).length, 'duplicates told 409 while the first runs').toBeGreaterThan(
