@@ -13,7 +13,7 @@
   const TYPE = location.pathname.split('/').pop();
   const input = document.getElementById('field');
   const badge = document.getElementById('brand');
-  const COLLECT_TIMEOUT_MS = 3000;
+  const COLLECT_TIMEOUT_MS = 10_000; // a slow device (or a loaded CI machine) still answers in time
   const REQUIRED = ['CARD_NUMBER', 'CARD_DATE', 'CARD_CVV'];
   const BRAND_NAMES = {
     VISA: 'Visa',
