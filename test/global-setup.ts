@@ -10,18 +10,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { readProfile } from '../local/credentials';
-import { readPlatformFile } from '../local/platform';
+import { type PlatformFile, readPlatformFile } from '../local/platform';
 import { freePort } from '../local/ports';
 
-export interface PlatformInfo {
-  gatewayUrl: string;
-  emulatorUrl: string;
-  dynamodbEndpoint: string;
-  secretsManagerUrl: string;
-  tableName: string;
-  appSecretId: string;
-  merchantSecretPrefix: string;
-  credentialsFile: string;
+/** What the tests know of the platform: its $DATA_DIR/platform.json, and more. */
+export interface PlatformInfo extends PlatformFile {
   /** The `admin` profile of the platform's credentials file: set-up and inspection, like the deploying account. */
   admin: { accessKeyId: string; secretAccessKey: string };
   dataDir: string;
@@ -98,14 +91,7 @@ export async function startPlatformProcess(
   if (!file) throw new Error(`the platform is ready but wrote no ${dataDir}/platform.json`);
   const { accessKeyId, secretAccessKey } = readProfile(dataDir, 'admin');
   const info: PlatformInfo = {
-    gatewayUrl: file.gatewayUrl,
-    emulatorUrl: file.emulatorUrl,
-    dynamodbEndpoint: file.dynamodbEndpoint,
-    secretsManagerUrl: file.secretsManagerUrl,
-    tableName: file.tableName,
-    appSecretId: file.appSecretId,
-    merchantSecretPrefix: file.merchantSecretPrefix,
-    credentialsFile: file.credentialsFile,
+    ...file,
     admin: { accessKeyId, secretAccessKey },
     dataDir,
     logFile,
