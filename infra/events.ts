@@ -7,9 +7,10 @@
  *   prefix, so the events' own writes never invoke it) → events, deliveries, the bus.
  * - event-deliverer: new delivery items → first attempt; its schedule (infra/schedules.ts) retries.
  */
-import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import { Duration, Stack } from 'aws-cdk-lib';
 import type { IAlarmAction } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { CfnTable } from 'aws-cdk-lib/aws-dynamodb';
 import { EventBus } from 'aws-cdk-lib/aws-events';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
@@ -35,7 +36,11 @@ export class Events extends Construct {
   readonly alarms: Alarm[] = [];
   private readonly prefix: string;
 
-  constructor(scope: Construct, id: string, props: { stage: StageConfig; data: Data; functions: Functions; key: IKey }) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { stage: StageConfig; data: Data; functions: Functions; key: IKey },
+  ) {
     super(scope, id);
     const { stage, data, functions } = props;
     this.prefix = stage.prefix;
@@ -64,6 +69,15 @@ export class Events extends Construct {
       'This queue is the dead-letter destination of the stream event source mappings; nothing consumes it but an operator (docs/operations.md#eventstreamdlqmessages).',
     );
 
+    // ListStreams names no stream (infra/house-function.ts consumeTableStream).
+    const tableId = Stack.of(this).getLogicalId(data.table.node.defaultChild as CfnTable);
+    for (const name of ['event-publisher', 'event-deliverer'] as const) {
+      acknowledge(
+        functions.get(name),
+        `AwsSolutions-IAM5[Resource::<${tableId}.Arn>/stream/*]`,
+        'dynamodb:ListStreams, which Lambda event source mappings use, names no stream; the streams of this one table are the narrowest resource it accepts.',
+      );
+    }
     const publisher = functions.get('event-publisher').useEventBus(this.bus);
     publisher.consumeTableStream(data, {
       id: 'TableStream',

@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { IRestApi } from 'aws-cdk-lib/aws-apigateway';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import {
   type CfnManagedPolicy,
   Effect,
@@ -36,7 +37,6 @@ import {
   Role,
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
-import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Architecture, CfnEventSourceMapping, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -298,7 +298,7 @@ export class HouseFunction extends NodejsFunction {
       destinationConfig: { onFailure: { destination: opts.dlq.queueArn } },
     });
     // Lambda checks the role's permissions when the mapping is created.
-    mapping.addDependency(this.policy.node.defaultChild as CfnManagedPolicy);
+    mapping.addResourceDependency(this.policy.node.defaultChild as CfnManagedPolicy);
     return mapping;
   }
 

@@ -130,7 +130,7 @@ export const stackFixtures = {
   kmsKeys: 2,
   wafRules: 5,
   /** Metrics evaluated by the alarms in infra/monitoring.ts (metric math counts each metric). */
-  alarmMetrics: 25,
+  alarmMetrics: 28,
   /** CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests, AwsAccessDenied. */
   customMetrics: 5,
   /** Scheduled runs a month: reconciler every minute, token-refresher every 5 minutes (30-day month). */

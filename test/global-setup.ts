@@ -15,6 +15,8 @@ import { freePort } from '../local/ports';
 
 export interface PlatformInfo {
   gatewayUrl: string;
+  /** The local EventBridge endpoint (GET /_local/events lists what was put on the bus). */
+  eventBridgeUrl: string;
   emulatorUrl: string;
   dynamodbEndpoint: string;
   secretsManagerUrl: string;
@@ -66,6 +68,9 @@ export async function startPlatformProcess(
       SECRETS_MANAGER_PORT: String(secretsManagerPort),
       DATA_DIR: dataDir,
       CLOVER_ENV: 'emulator',
+      // Webhook retries after ~0.3 s, 1.5 s, 9 s… instead of 1 min, 5 min, 30 min… (docs/events.md).
+      EVENTS_RETRY_SCALE: '0.005',
+      EVENTS_SWEEP_MS: '250',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -99,6 +104,7 @@ export async function startPlatformProcess(
   const { accessKeyId, secretAccessKey } = readProfile(dataDir, 'admin');
   const info: PlatformInfo = {
     gatewayUrl: file.gatewayUrl,
+    eventBridgeUrl: file.eventBridgeUrl,
     emulatorUrl: file.emulatorUrl,
     dynamodbEndpoint: file.dynamodbEndpoint,
     secretsManagerUrl: file.secretsManagerUrl,

@@ -9,7 +9,10 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { deliverOne, deliveryKeysOf, pool, sweep } from '../../shared/events/dispatch';
 import { logger } from '../../shared/log';
 
-export const handler = async (event: Partial<DynamoDBStreamEvent>, context?: { getRemainingTimeInMillis?: () => number }) => {
+export const handler = async (
+  event: Partial<DynamoDBStreamEvent>,
+  context?: { getRemainingTimeInMillis?: () => number },
+) => {
   if (Array.isArray(event.Records)) {
     const keys = deliveryKeysOf(event.Records);
     const outcomes = await pool(keys, 10, (k) =>

@@ -21,10 +21,16 @@ export class SsrfRefused extends Error {
 }
 
 /** A `lookup` that refuses addresses the SSRF rule forbids. */
-export function guardedLookup(livemode: boolean): LookupFunction {
+export type Resolver = (
+  hostname: string,
+  options: { all: true; verbatim: true },
+  callback: (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => void,
+) => void;
+
+export function guardedLookup(livemode: boolean, resolve: Resolver = dnsLookup): LookupFunction {
   return ((hostname: string, options: unknown, callback: (...args: unknown[]) => void) => {
     const opts = (typeof options === 'object' && options !== null ? options : {}) as { all?: boolean };
-    dnsLookup(hostname, { ...opts, all: true, verbatim: true }, (err, addresses: LookupAddress[]) => {
+    resolve(hostname, { all: true, verbatim: true }, (err, addresses: LookupAddress[]) => {
       if (err) return callback(err);
       for (const a of addresses) {
         const refused = checkAddress(a.address, livemode);
@@ -47,6 +53,8 @@ export interface DeliveryRequest {
   body: string;
   timeoutMs?: number;
   now?: () => number;
+  /** DNS, replaceable in tests (a name re-pointed at a private address). */
+  resolve?: Resolver;
 }
 
 export async function attemptDelivery(req: DeliveryRequest): Promise<Attempt> {
@@ -80,7 +88,7 @@ export async function attemptDelivery(req: DeliveryRequest): Promise<Attempt> {
     };
     const request = client.request(
       url,
-      { method: 'POST', headers, lookup: guardedLookup(req.livemode), agent: false },
+      { method: 'POST', headers, lookup: guardedLookup(req.livemode, req.resolve), agent: false },
       (res) => {
         let read = 0;
         res.on('data', (c: Buffer) => {

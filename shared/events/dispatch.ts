@@ -7,8 +7,9 @@
  * Every attempt of one delivery, and every delivery of one event, carries the event id as
  * `webhook-id`, so receivers dedupe on it.
  */
-import { emitMetric } from '../metrics';
+
 import { logger } from '../log';
+import { emitMetric } from '../metrics';
 import { ATTEMPT_TIMEOUT_MS, isDelivered, nextAttempt, shouldDisableEndpoint } from './backoff';
 import { attemptDelivery } from './deliver';
 import {
@@ -37,7 +38,10 @@ export async function deliverOne(key: { pk: string; sk: string }, now = Date.now
   const d = await getDelivery(key.pk, key.sk);
   if (!d || d.state !== 'queued' || d.next_attempt_at > now()) return 'skipped';
   if (!(await claimDelivery(d, now(), LEASE_MS))) return 'skipped';
-  const [event, endpoint] = await Promise.all([getEvent(d.merchant_id, d.event), getEndpoint(d.merchant_id, d.endpoint)]);
+  const [event, endpoint] = await Promise.all([
+    getEvent(d.merchant_id, d.event),
+    getEndpoint(d.merchant_id, d.endpoint),
+  ]);
   if (!event || !endpoint || endpoint.status !== 'enabled') {
     // Deleted or disabled endpoint, or an event past its 30 days: nothing to deliver to.
     await recordAttempt(d, null, { state: 'canceled' }, now());
@@ -46,7 +50,14 @@ export async function deliverOne(key: { pk: string; sk: string }, now = Date.now
   const at = now();
   const secrets = endpoint.secrets.filter((s) => s.expires_at === undefined || s.expires_at > at).map((s) => s.secret);
   const body = JSON.stringify(publicEvent(event));
-  const attempt = await attemptDelivery({ url: endpoint.url, livemode: endpoint.livemode, secrets, msgId: event.id, body, now });
+  const attempt = await attemptDelivery({
+    url: endpoint.url,
+    livemode: endpoint.livemode,
+    secrets,
+    msgId: event.id,
+    body,
+    now,
+  });
   const ok = isDelivered(attempt.status);
   const after = now();
   if (ok) {
@@ -58,14 +69,21 @@ export async function deliverOne(key: { pk: string; sk: string }, now = Date.now
   const scale = retryScale();
   if (shouldDisableEndpoint(endpoint.failing_since, after, scale)) {
     if (await disableEndpoint(endpoint)) {
-      logger.warn('webhook endpoint disabled after 3 days of failures', { endpoint: endpoint.id, merchantId: d.merchant_id });
+      logger.warn('webhook endpoint disabled after 3 days of failures', {
+        endpoint: endpoint.id,
+        merchantId: d.merchant_id,
+      });
     }
   }
   const { nextAttemptAt } = nextAttempt(d.attempt_count + 1, d.first_attempt_at ?? at, after, { scale });
   if (nextAttemptAt === null) {
     await recordAttempt(d, attempt, { state: 'failed' }, after);
     emitMetric('WebhookDeliveriesFailed');
-    logger.warn('webhook delivery given up after its retries', { delivery: d.id, event: d.event, endpoint: d.endpoint });
+    logger.warn('webhook delivery given up after its retries', {
+      delivery: d.id,
+      event: d.event,
+      endpoint: d.endpoint,
+    });
     return 'failed';
   }
   await recordAttempt(d, attempt, { state: 'queued', nextAttemptAt }, after);
@@ -73,7 +91,14 @@ export async function deliverOne(key: { pk: string; sk: string }, now = Date.now
 }
 
 /** The event as receivers and the events API see it (no keys, no TTL). */
-export function publicEvent(e: { id: string; object: 'event'; type: string; created: string; livemode: boolean; data: unknown }) {
+export function publicEvent(e: {
+  id: string;
+  object: 'event';
+  type: string;
+  created: string;
+  livemode: boolean;
+  data: unknown;
+}) {
   return { id: e.id, object: e.object, type: e.type, created: e.created, livemode: e.livemode, data: e.data };
 }
 
@@ -121,7 +146,9 @@ export async function sweep(deadline: number, now = Date.now): Promise<SweepRepo
 }
 
 /** Deliveries of a stream batch: only new, queued delivery items. */
-export function deliveryKeysOf(records: readonly { eventName?: string; dynamodb?: { Keys?: unknown; NewImage?: unknown } }[]) {
+export function deliveryKeysOf(
+  records: readonly { eventName?: string; dynamodb?: { Keys?: unknown; NewImage?: unknown } }[],
+) {
   const keys: { pk: string; sk: string }[] = [];
   for (const r of records) {
     const img = r.dynamodb?.NewImage as Record<string, { S?: string }> | undefined;

@@ -1,14 +1,16 @@
 /** The endpoints and events API's use cases (functions/events-api is their thin handler). */
 import * as v from 'valibot';
 import { invalidRequest, notFound } from '../http/errors';
+import { pk } from '../store/keys';
 import { publicEvent } from './dispatch';
 import { livemode } from './publish';
-import { checkEndpointUrl } from './ssrf';
 import { newSecret } from './signing';
+import { checkEndpointUrl } from './ssrf';
 import {
   deleteEndpoint,
   deliveriesOf,
   type EndpointRecord,
+  eventKeys,
   getEndpoint,
   getEvent,
   listEndpoints,
@@ -19,10 +21,8 @@ import {
   putEndpoint,
   rotateSecret,
   subscribes,
-  eventKeys,
 } from './store';
 import { EVENT_TYPES, type EventType, isEndpointId, isEventId } from './types';
-import { pk } from '../store/keys';
 
 /** A merchant may register this many endpoints (Stripe allows 16). */
 export const MAX_ENDPOINTS = 16;
@@ -93,7 +93,11 @@ export async function removeEndpoint(merchantId: string, id: string): Promise<vo
   if (!isEndpointId(id) || !(await deleteEndpoint(merchantId, id))) throw notFound('webhook endpoint');
 }
 
-export async function rotate(merchantId: string, id: string, now = Date.now()): Promise<{ endpoint: EndpointRecord; secret: string }> {
+export async function rotate(
+  merchantId: string,
+  id: string,
+  now = Date.now(),
+): Promise<{ endpoint: EndpointRecord; secret: string }> {
   if (!isEndpointId(id)) throw notFound('webhook endpoint');
   const secret = newSecret();
   const endpoint = await rotateSecret(merchantId, id, secret, now + ROTATION_OVERLAP_MS, now);
@@ -112,7 +116,12 @@ const Time = v.pipe(
 );
 export const ListEventsSchema = v.strictObject({
   limit: v.optional(Limit),
-  starting_after: v.optional(v.pipe(v.string(), v.check((s: string) => isEventId(s), 'an event id'))),
+  starting_after: v.optional(
+    v.pipe(
+      v.string(),
+      v.check((s: string) => isEventId(s), 'an event id'),
+    ),
+  ),
   type: v.optional(v.picklist(EVENT_TYPES as unknown as [EventType, ...EventType[]])),
   'created[gte]': v.optional(Time),
   'created[lte]': v.optional(Time),

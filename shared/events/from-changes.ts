@@ -53,8 +53,10 @@ export function eventsFromChange(change: ItemChange): EventDraft[] {
   if (!merchantId) return [];
   const draft = (type: EventType, object: Record<string, unknown>): EventDraft => ({ merchantId, type, object });
 
-  if (sk.startsWith('CHARGE#')) return chargeEvents(prev, next).map((t) => draft(t, chargeObject(next as unknown as ChargeRecord)));
-  if (sk.startsWith('REFUND#')) return refundEvents(prev, next).map((t) => draft(t, refundObject(next as unknown as RefundRecord)));
+  if (sk.startsWith('CHARGE#'))
+    return chargeEvents(prev, next).map((t) => draft(t, chargeObject(next as unknown as ChargeRecord)));
+  if (sk.startsWith('REFUND#'))
+    return refundEvents(prev, next).map((t) => draft(t, refundObject(next as unknown as RefundRecord)));
   if (sk.startsWith('SESSION#')) {
     return became(prev, next, 'status', 'paid')
       ? [draft('checkout_session.paid', sessionObject(next as unknown as SessionRecord, false))]
@@ -70,6 +72,17 @@ export function eventsFromChange(change: ItemChange): EventDraft[] {
       : [];
   }
   return [];
+}
+
+/**
+ * When the change happened: the item's own timestamp of its last write (ms precision), when it has
+ * one near the stream's approximate time (whole seconds on AWS, minutes in DynamoDB Local).
+ * Deterministic for a record, so a replayed batch derives the same event ids.
+ */
+export function changedAt(newImage: Image | undefined, approximateMs: number): number {
+  const stamp = newImage?.updated ?? newImage?.updated_at ?? newImage?.created;
+  const t = typeof stamp === 'string' ? Date.parse(stamp) : Number.NaN;
+  return Number.isFinite(t) && Math.abs(t - approximateMs) < 5 * 60_000 ? t : approximateMs;
 }
 
 /** `field` has `value` now and did not before (or the item is new). */
@@ -92,7 +105,12 @@ function chargeEvents(prev: Image | undefined, next: Image): EventType[] {
   ) {
     out.push('charge.pending');
   }
-  if (next.status === 'succeeded' && next.captured === true && prev?.captured === false && prev.status === 'succeeded') {
+  if (
+    next.status === 'succeeded' &&
+    next.captured === true &&
+    prev?.captured === false &&
+    prev.status === 'succeeded'
+  ) {
     out.push('charge.captured');
   }
   const refundedBefore = Number(prev?.amount_refunded ?? 0);

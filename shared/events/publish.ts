@@ -13,7 +13,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBRecord } from 'aws-lambda';
 import type { EventBus } from './bus';
-import { eventsFromChange, type Image } from './from-changes';
+import { changedAt, eventsFromChange, type Image } from './from-changes';
 import { listEndpoints, newDelivery, putDeliveryOnce, putEventOnce, streamDeliveryId, subscribes } from './store';
 import { eventId, type PaymentEvent } from './types';
 
@@ -29,24 +29,29 @@ export function imageOf(image: Record<string, unknown> | undefined): Image | und
   return image ? (unmarshall(image as Record<string, AttributeValue>) as Image) : undefined;
 }
 
-export async function publishChanges(records: readonly DynamoDBRecord[], bus: EventBus, now = Date.now()): Promise<PublishResult> {
+export async function publishChanges(
+  records: readonly DynamoDBRecord[],
+  bus: EventBus,
+  now = Date.now(),
+): Promise<PublishResult> {
   const result: PublishResult = { events: 0, written: 0, deliveries: 0 };
   const produced: { merchantId: string; event: PaymentEvent }[] = [];
   for (const record of records) {
     const name = record.eventName;
     if (name !== 'INSERT' && name !== 'MODIFY' && name !== 'REMOVE') continue;
+    const newImage = imageOf(record.dynamodb?.NewImage as Record<string, unknown> | undefined);
     const drafts = eventsFromChange({
       eventName: name,
       oldImage: imageOf(record.dynamodb?.OldImage as Record<string, unknown> | undefined),
-      newImage: imageOf(record.dynamodb?.NewImage as Record<string, unknown> | undefined),
+      newImage,
     });
-    const changedAt = (record.dynamodb?.ApproximateCreationDateTime ?? now / 1000) * 1000;
+    const at = changedAt(newImage, (record.dynamodb?.ApproximateCreationDateTime ?? now / 1000) * 1000);
     for (const d of drafts) {
       const event: PaymentEvent = {
-        id: eventId(changedAt, record.eventID ?? `${record.dynamodb?.SequenceNumber}`, d.type),
+        id: eventId(at, record.eventID ?? `${record.dynamodb?.SequenceNumber}`, d.type),
         object: 'event',
         type: d.type,
-        created: new Date(changedAt).toISOString(),
+        created: new Date(at).toISOString(),
         livemode: livemode(),
         data: { object: d.object },
       };

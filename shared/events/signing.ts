@@ -30,7 +30,12 @@ export interface SignedHeaders {
 }
 
 /** The three headers of a delivery, signed with every secret given (the current one first). */
-export function signedHeaders(secrets: readonly string[], msgId: string, timestampS: number, body: string): SignedHeaders {
+export function signedHeaders(
+  secrets: readonly string[],
+  msgId: string,
+  timestampS: number,
+  body: string,
+): SignedHeaders {
   if (secrets.length === 0) throw new Error('no secret to sign with');
   return {
     'webhook-id': msgId,

@@ -52,6 +52,12 @@ function unmap(address: string): { address: string; family: 4 | 6 } | null {
   const bare = address.replace(/^\[|\]$/g, '');
   const mapped = bare.match(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i);
   if (mapped) return { address: mapped[1]!, family: 4 };
+  // The WHATWG URL parser writes a mapped address in hex: ::ffff:a00:1 is 10.0.0.1.
+  const hex = bare.match(/^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i);
+  if (hex) {
+    const [hi, lo] = [Number.parseInt(hex[1]!, 16), Number.parseInt(hex[2]!, 16)];
+    return { address: `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`, family: 4 };
+  }
   const family = isIP(bare);
   return family === 0 ? null : { address: bare, family: family as 4 | 6 };
 }

@@ -156,7 +156,10 @@ export async function rotateSecret(
   if (!current) return null;
   const live = current.secrets.filter((s) => s.expires_at === undefined || s.expires_at > now);
   const previous = live.find((s) => s.expires_at === undefined);
-  const secrets: EndpointSecret[] = [{ secret }, ...(previous ? [{ secret: previous.secret, expires_at: previousUntil }] : [])];
+  const secrets: EndpointSecret[] = [
+    { secret },
+    ...(previous ? [{ secret: previous.secret, expires_at: previousUntil }] : []),
+  ];
   try {
     const r = await dynamo.send(
       new UpdateCommand({
@@ -186,7 +189,9 @@ export async function recordEndpointHealth(e: EndpointRecord, ok: boolean, now: 
         TableName: table(),
         Key: { pk: e.pk, sk: e.sk },
         UpdateExpression: ok ? 'REMOVE failing_since' : 'SET failing_since = :now',
-        ConditionExpression: ok ? 'attribute_exists(pk)' : 'attribute_exists(pk) AND attribute_not_exists(failing_since)',
+        ConditionExpression: ok
+          ? 'attribute_exists(pk)'
+          : 'attribute_exists(pk) AND attribute_not_exists(failing_since)',
         ...(ok ? {} : { ExpressionAttributeValues: { ':now': now } }),
       }),
     )
@@ -230,7 +235,9 @@ export async function putEventOnce(merchantId: string, event: PaymentEvent, nowM
     expires_at_epoch: ttl(nowMs),
   };
   try {
-    await dynamo.send(new PutCommand({ TableName: table(), Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
+    await dynamo.send(
+      new PutCommand({ TableName: table(), Item: item, ConditionExpression: 'attribute_not_exists(pk)' }),
+    );
     return true;
   } catch (e) {
     if (e instanceof ConditionalCheckFailedException) return false;
@@ -257,7 +264,10 @@ export interface EventQuery {
 }
 
 /** Newest first; `type` filtered server side; `created` bounds become sort-key bounds (ids start with their time). */
-export async function listEvents(merchantId: string, q: EventQuery): Promise<{ data: EventRecord[]; hasMore: boolean }> {
+export async function listEvents(
+  merchantId: string,
+  q: EventQuery,
+): Promise<{ data: EventRecord[]; hasMore: boolean }> {
   const lo = `EVENT#evt_${q.createdGte === undefined ? '' : timePart(q.createdGte)}`;
   let hi = q.createdLte === undefined ? 'EVENT#evt_~' : `EVENT#evt_${timePart(q.createdLte + 1)}`;
   if (q.startingAfter && eventKeys.event(q.startingAfter) < hi) hi = eventKeys.event(q.startingAfter);
@@ -270,7 +280,12 @@ export async function listEvents(merchantId: string, q: EventQuery): Promise<{ d
         TableName: table(),
         KeyConditionExpression: 'pk = :p AND sk BETWEEN :lo AND :hi',
         ...(q.type ? { FilterExpression: '#t = :t', ExpressionAttributeNames: { '#t': 'type' } } : {}),
-        ExpressionAttributeValues: { ':p': pk.merchant(merchantId), ':lo': lo, ':hi': hi, ...(q.type ? { ':t': q.type } : {}) },
+        ExpressionAttributeValues: {
+          ':p': pk.merchant(merchantId),
+          ':lo': lo,
+          ':hi': hi,
+          ...(q.type ? { ':t': q.type } : {}),
+        },
         ScanIndexForward: false,
         Limit: 200,
         ExclusiveStartKey: start,
@@ -346,7 +361,9 @@ export async function deliveriesOf(merchantId: string, eventId: string): Promise
 }
 
 export async function getDelivery(pkValue: string, skValue: string): Promise<DeliveryRecord | null> {
-  const r = await dynamo.send(new GetCommand({ TableName: table(), Key: { pk: pkValue, sk: skValue }, ConsistentRead: true }));
+  const r = await dynamo.send(
+    new GetCommand({ TableName: table(), Key: { pk: pkValue, sk: skValue }, ConsistentRead: true }),
+  );
   return (r.Item as DeliveryRecord | undefined) ?? null;
 }
 

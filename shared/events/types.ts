@@ -23,7 +23,8 @@ export const EVENT_TYPES = [
 
 export type EventType = (typeof EVENT_TYPES)[number];
 
-export const isEventType = (s: unknown): s is EventType => typeof s === 'string' && EVENT_TYPES.includes(s as EventType);
+export const isEventType = (s: unknown): s is EventType =>
+  typeof s === 'string' && EVENT_TYPES.includes(s as EventType);
 
 export interface PaymentEvent {
   id: string;
