@@ -36,7 +36,7 @@ const LEASE_MS = ATTEMPT_TIMEOUT_MS + 5_000;
 
 export async function deliverOne(key: { pk: string; sk: string }, now = Date.now): Promise<DeliveryOutcome> {
   const d = await getDelivery(key.pk, key.sk);
-  if (!d || d.state !== 'queued' || d.next_attempt_at > now()) return 'skipped';
+  if (d?.state !== 'queued' || d.next_attempt_at > now()) return 'skipped';
   if (!(await claimDelivery(d, now(), LEASE_MS))) return 'skipped';
   const [event, endpoint] = await Promise.all([
     getEvent(d.merchant_id, d.event),

@@ -383,7 +383,9 @@ export async function listDue(nowMs: number, limit: number): Promise<{ pk: strin
 
 /**
  * Claims a queued, due delivery for one attempt (a lease as long as the attempt can take), so
- * the stream trigger and the sweep never send the same attempt twice at once.
+ * the stream trigger and the sweep never send the same attempt twice at once. Conditioned on the
+ * attempt count that was read too: a worker holding an older read (it read, another attempted and
+ * recorded meanwhile) cannot claim, so it can never record over a newer attempt.
  */
 export async function claimDelivery(d: DeliveryRecord, nowMs: number, leaseMs: number): Promise<boolean> {
   try {
@@ -393,9 +395,9 @@ export async function claimDelivery(d: DeliveryRecord, nowMs: number, leaseMs: n
         Key: { pk: d.pk, sk: d.sk },
         UpdateExpression: 'SET lease_until = :l',
         ConditionExpression:
-          '#st = :q AND next_attempt_at <= :now AND (attribute_not_exists(lease_until) OR lease_until < :now)',
+          '#st = :q AND attempt_count = :n AND next_attempt_at <= :now AND (attribute_not_exists(lease_until) OR lease_until < :now)',
         ExpressionAttributeNames: { '#st': 'state' },
-        ExpressionAttributeValues: { ':q': 'queued', ':now': nowMs, ':l': nowMs + leaseMs },
+        ExpressionAttributeValues: { ':q': 'queued', ':n': d.attempt_count, ':now': nowMs, ':l': nowMs + leaseMs },
       }),
     );
     return true;
@@ -414,15 +416,18 @@ export async function recordAttempt(
 ): Promise<void> {
   const attempts = attempt ? [...d.attempts, attempt].slice(-MAX_ATTEMPTS_KEPT) : d.attempts;
   const queued = next.state === 'queued' && next.nextAttemptAt !== undefined;
-  await dynamo.send(
+  const write = dynamo.send(
     new UpdateCommand({
       TableName: table(),
       Key: { pk: d.pk, sk: d.sk },
       UpdateExpression: queued
         ? 'SET #st = :s, attempts = :a, attempt_count = :n, first_attempt_at = if_not_exists(first_attempt_at, :now), next_attempt_at = :next, gsi1sk = :g REMOVE lease_until'
         : 'SET #st = :s, attempts = :a, attempt_count = :n, first_attempt_at = if_not_exists(first_attempt_at, :now) REMOVE lease_until, gsi1pk, gsi1sk',
+      // Only over the state this attempt was claimed on.
+      ConditionExpression: 'attempt_count = :n0',
       ExpressionAttributeNames: { '#st': 'state' },
       ExpressionAttributeValues: {
+        ':n0': d.attempt_count,
         ':s': next.state,
         ':a': attempts,
         ':n': d.attempt_count + (attempt ? 1 : 0),
@@ -431,4 +436,7 @@ export async function recordAttempt(
       },
     }),
   );
+  await write.catch((e) => {
+    if (!(e instanceof ConditionalCheckFailedException)) throw e;
+  });
 }
