@@ -84,7 +84,9 @@ export class StreamPoller {
     if (existsSync(opts.checkpointFile)) this.checkpoints = JSON.parse(readFileSync(opts.checkpointFile, 'utf8'));
   }
 
+  /** Starts polling (again, after `stop`: from the checkpoints, as a restarted poller would). */
   start(): void {
+    this.stopped = false;
     this.loop = (async () => {
       while (!this.stopped) {
         let busy = false;
