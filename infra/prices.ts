@@ -210,7 +210,10 @@ export function costPerMillionEvents(a: EventAssumptions = defaultEventAssumptio
   const invocations = 1 / a.recordsPerBatch + 1;
   const gbSeconds = gb * ((a.publisherMsPerEvent + a.deliveryMs) / 1000) * M;
   return [
-    { item: 'Lambda requests (publisher per batch, deliverer)', usd: invocations * prices.lambdaArm64.perMillionRequests },
+    {
+      item: 'Lambda requests (publisher per batch, deliverer)',
+      usd: invocations * prices.lambdaArm64.perMillionRequests,
+    },
     { item: 'Lambda arm64 duration', usd: gbSeconds * prices.lambdaArm64.perGbSecond },
     { item: 'DynamoDB writes', usd: a.dynamoWriteUnits * prices.dynamodbOnDemand.perMillionWriteRequestUnits },
     { item: 'DynamoDB reads', usd: a.dynamoReadUnits * prices.dynamodbOnDemand.perMillionReadRequestUnits },

@@ -27,7 +27,7 @@ export const TRIGGERS = [
   'checkout_session.paid',
 ] as const;
 
-export async function trigger(type: string, gatewayUrl: string, demo: DemoMerchant): Promise<string> {
+export async function trigger(type: string, gatewayUrl: string, demo: DemoMerchant): Promise<string | undefined> {
   const call = async (method: string, path: string, key: string, body?: unknown, idem = false) => {
     const r = await fetch(`${gatewayUrl}${path}`, {
       method,
@@ -38,7 +38,10 @@ export async function trigger(type: string, gatewayUrl: string, demo: DemoMercha
       },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
-    return { status: r.status, body: (await r.json()) as Record<string, any> };
+    return {
+      status: r.status,
+      body: (await r.json()) as { id?: string; client_secret?: string; error?: { charge?: string } },
+    };
   };
   const token = async (number: string) => {
     const year = String(new Date().getUTCFullYear() + 3);
