@@ -120,7 +120,7 @@ export class PaymentsStack extends Stack {
       acknowledge(
         fn,
         'Serverless-LambdaDLQ',
-        'API functions are invoked synchronously by API Gateway, which returns the error to the caller (a payment retry uses the same Idempotency-Key); the two scheduled sweeps retry on their next tick. No invocation is asynchronous-and-unrepeatable, so a dead-letter queue would stay empty or hold only "Scheduled Event" payloads.',
+        'API functions are invoked synchronously by API Gateway, which returns the error to the caller (a payment retry uses the same Idempotency-Key); the scheduled sweeps retry on their next tick; the stream consumers (event-publisher, event-deliverer) are polled by event source mappings, whose failed batches go to their own on-failure queue. No invocation is asynchronous-and-unrepeatable, so a dead-letter queue would stay empty or hold only "Scheduled Event" payloads.',
       );
       acknowledge(
         fn,

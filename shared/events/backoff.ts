@@ -1,7 +1,7 @@
 /**
  * The retry schedule of webhook deliveries: attempts at once, then after 1 min, 5 min, 30 min, 2 h,
  * 5 h, then every 10 h, for as long as the next attempt still falls within 3 days of the first
- * (Stripe retries for up to 3 days too). 10 attempts over ~72 h. Each delay gets up to ±10%
+ * (Stripe retries for up to 3 days too): 12 attempts over ~68 h. Each delay gets up to ±10%
  * jitter so that an endpoint's backlog does not come back as one burst.
  *
  * `scale` shrinks every duration (tests and the local platform's fault suite run the same
