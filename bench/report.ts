@@ -1,3 +1,4 @@
+import type { EventThroughput } from './event-delivery';
 /**
  * Turns the phase results into the printed table, reports/bench.md and reports/bench.json.
  */
@@ -52,6 +53,8 @@ export interface BenchResults {
     readonly defaults: CostResult['lines'];
     readonly whatIf: { label: string; targetUsd: number; totalUsd: number }[];
   } | null;
+  /** Events delivered per second, end to end, and their cost (bench/event-delivery.ts). */
+  readonly events: EventThroughput | null;
   readonly targets: Target[];
   readonly notes: string[];
 }

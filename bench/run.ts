@@ -21,6 +21,7 @@ import { repoRoot, synthesize } from '../local/build';
 import { type ColdResult, measureCold } from './cold';
 import { baseScenario, type CostResult, costModel, dynamoKmsPerCharge, type Measured } from './cost';
 import { type CountedOp, measureCounts, type OpCounts } from './counts';
+import { type EventThroughput, measureEventDelivery } from './event-delivery';
 import type { LoadResult, LoadRun, LoadSpec, WindowResources } from './load';
 import {
   type BenchResults,
@@ -267,6 +268,21 @@ async function main(): Promise<void> {
       `(charges: ${charges.tokensMade} tokens made at the emulator in ${fmt(charges.tokenSetupMs / 1000)} s, before the window)`,
     );
   endPhase('throughput');
+
+  phase('events: committed charge changes → stream → publisher → deliverer → a local receiver');
+  let events: EventThroughput | null = null;
+  try {
+    events = await measureEventDelivery(bench.platform, {
+      merchantId: merchants.load.merchantId,
+      secretKey: merchants.load.secret.key,
+    });
+    progress(
+      `events: ${events.delivered}/${events.events} delivered in ${fmt(events.seconds)} s = ${fmt(events.perSecond)}/s (${events.duplicated} repeats); $${events.costPerMillionUsd.toFixed(2)} per million`,
+    );
+  } catch (e) {
+    notes.push(`events phase failed: ${(e as Error).message}`);
+  }
+  endPhase('events');
   const platformInfo = { dataRoot: dirname(bench.dataDir) };
   await stopPlatform();
 
@@ -336,6 +352,7 @@ async function main(): Promise<void> {
     load: { health, checkoutConfig, charges },
     platform: { dataRoot: platformInfo.dataRoot, persistentEmulator },
     cost,
+    events,
     targets,
     notes,
   };
@@ -470,6 +487,15 @@ function writeReports(r: BenchResults): void {
     md.push('What-if (Lambda + DynamoDB + Secrets Manager + KMS / total, USD per million charges):', '');
     for (const w of r.cost.whatIf) md.push(`- ${w.label}: ${w.targetUsd.toFixed(2)} / ${w.totalUsd.toFixed(2)}`);
     md.push('', ...costAssumptions(r.cost), '');
+  }
+  if (r.events) {
+    const e = r.events;
+    md.push(
+      '## Events',
+      '',
+      `${e.delivered} of ${e.events} events delivered in ${e.seconds.toFixed(1)} s: **${e.perSecond.toFixed(1)} events/s** end to end on this machine (committed change → stream → publisher → deliverer → a local receiver; median ${e.p50LatencyMs} ms after the batch was written), ${e.duplicated} repeats. Cost per million events delivered once to one endpoint: **$${e.costPerMillionUsd.toFixed(2)}** (infra/prices.ts \`costPerMillionEvents\`, docs/events.md).`,
+      '',
+    );
   }
   md.push('## Calls per operation (counted at the endpoints)', '', ...callsDetail(r.counts), '');
   md.push('## Warm overhead detail', '', ...warmDetail(r.warm), '');

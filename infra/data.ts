@@ -3,7 +3,14 @@
  * creates in DynamoDB Local). `aws_dynamodb.Table` (AWS::DynamoDB::Table), not TableV2: cdk-nag's
  * PITR rule (AwsSolutions-DDB3) only inspects AWS::DynamoDB::Table.
  */
-import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  AttributeType,
+  BillingMode,
+  ProjectionType,
+  StreamViewType,
+  Table,
+  TableEncryption,
+} from 'aws-cdk-lib/aws-dynamodb';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import { tableDefinition } from '../shared/table';
@@ -27,6 +34,7 @@ export class Data extends Construct {
       encryption: TableEncryption.CUSTOMER_MANAGED,
       encryptionKey: key,
       timeToLiveAttribute: tableDefinition.ttlAttribute,
+      stream: StreamViewType[tableDefinition.stream],
       deletionProtection: stage.deletionProtection,
       removalPolicy: stage.removalPolicy,
     });

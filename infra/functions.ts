@@ -15,6 +15,10 @@
  * | charges, refunds, | readwrite  | read       | refresh: get/put (once, on  |                         |
  * | checkout-sessions,|            |            | a Clover 401)               |                         |
  * | reconciler        |            |            |                             |                         |
+ * | events-api        | readwrite  | –          | –                           |                         |
+ * | event-publisher   | readwrite  | –          | –                           | table stream, event bus,|
+ * |                   |            |            |                             | stream DLQ (send)       |
+ * | event-deliverer   | readwrite  | –          | –                           | table stream, stream DLQ|
  *
  * tokens sees card numbers (the API-only flow), so it gets the smallest role: it reads the merchant
  * record (PAKMS key) and nothing else — no Secrets Manager, no writes. It learns Clover's hosts
@@ -59,6 +63,19 @@ const SPECS: Record<FunctionName, Spec> = {
     clover: true,
   },
   reconciler: { description: 'Resolves pending charges (every minute)', timeout: Duration.seconds(50), clover: true },
+  'events-api': { description: 'Webhook endpoints and events API', timeout: Duration.seconds(10), clover: false },
+  // A batch of up to 100 changes: a few writes each.
+  'event-publisher': {
+    description: 'Table stream → events, webhook deliveries, event bus',
+    timeout: Duration.seconds(60),
+    clover: false,
+  },
+  // Attempts take up to 10 s each, 10 at a time; the sweep stops before its timeout.
+  'event-deliverer': {
+    description: 'Delivers signed webhooks (stream: first attempt; every minute: retries)',
+    timeout: Duration.seconds(55),
+    clover: false,
+  },
 };
 
 export class Functions extends Construct {
@@ -89,6 +106,9 @@ export class Functions extends Construct {
       .useAppSecret(app, secrets.key)
       .useMerchantSecrets(secrets, 'manage');
     this.get('webhooks').useTable(data, 'readwrite').useAppSecret(app, secrets.key).useMerchantSecretDeletion(secrets);
+    this.get('events-api').useTable(data, 'readwrite');
+    this.get('event-publisher').useTable(data, 'readwrite');
+    this.get('event-deliverer').useTable(data, 'readwrite');
     for (const name of ['charges', 'refunds', 'checkout-sessions', 'reconciler', 'token-refresher'] as const) {
       this.get(name).useTable(data, 'readwrite').useAppSecret(app, secrets.key).useMerchantSecrets(secrets, 'refresh');
     }

@@ -28,6 +28,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Duration, Stack } from 'aws-cdk-lib';
 import type { IRestApi } from 'aws-cdk-lib/aws-apigateway';
+import type { IEventBus } from 'aws-cdk-lib/aws-events';
 import {
   type CfnManagedPolicy,
   Effect,
@@ -37,10 +38,11 @@ import {
   ServicePrincipal,
 } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
-import { Architecture, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, CfnEventSourceMapping, type CfnFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import type { FunctionName } from '../shared/routes';
 import type { StageConfig } from './config';
@@ -250,12 +252,62 @@ export class HouseFunction extends NodejsFunction {
     return this;
   }
 
+  /** Puts events on the stack's bus (EVENT_BUS_NAME), and nowhere else. */
+  useEventBus(bus: IEventBus): this {
+    this.allow('PutEventsOnOwnBus', ['events:PutEvents'], [bus.eventBusArn]);
+    this.addEnvironment('EVENT_BUS_NAME', bus.eventBusName);
+    return this;
+  }
+
+  /**
+   * Triggered by the table's stream (an event source mapping, which reads the stream with this
+   * role). The grants go on the function's own managed policy — CDK's DynamoEventSource would put
+   * them in an inline default policy — and a batch that fails all its retries goes to `dlq`.
+   * `filters` are Lambda event filter patterns (records that match none cost nothing).
+   */
+  consumeTableStream(
+    data: Data,
+    opts: { id: string; dlq: IQueue; filters: Record<string, unknown>[]; batchSize: number; retryAttempts: number },
+  ): CfnEventSourceMapping {
+    const { table } = data;
+    const streamArn = table.tableStreamArn;
+    if (!streamArn) throw new Error('the table has no stream');
+    this.allow(
+      'ReadTableStream',
+      ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'],
+      [streamArn],
+    );
+    this.allow('ListTableStreams', ['dynamodb:ListStreams'], [`${table.tableArn}/stream/*`]);
+    const key = table.encryptionKey;
+    if (!key) throw new Error('the table must use a customer-managed key');
+    this.allowKey(key, 'dynamodb', ['kms:Decrypt', 'kms:DescribeKey']);
+    this.allow('StreamFailuresToDlq', ['sqs:SendMessage'], [opts.dlq.queueArn]);
+    if (opts.dlq.encryptionMasterKey) {
+      this.allowKey(opts.dlq.encryptionMasterKey, 'sqs', ['kms:GenerateDataKey', 'kms:Decrypt']);
+    }
+    const mapping = new CfnEventSourceMapping(this, opts.id, {
+      functionName: this.functionName,
+      eventSourceArn: streamArn,
+      startingPosition: 'TRIM_HORIZON',
+      batchSize: opts.batchSize,
+      maximumBatchingWindowInSeconds: 0,
+      bisectBatchOnFunctionError: true,
+      maximumRetryAttempts: opts.retryAttempts,
+      maximumRecordAgeInSeconds: 86_400,
+      filterCriteria: { filters: opts.filters.map((f) => ({ pattern: JSON.stringify(f) })) },
+      destinationConfig: { onFailure: { destination: opts.dlq.queueArn } },
+    });
+    // Lambda checks the role's permissions when the mapping is created.
+    mapping.addResourceDependency(this.policy.node.defaultChild as CfnManagedPolicy);
+    return mapping;
+  }
+
   private allow(sid: string, actions: string[], resources: string[], conditions?: Record<string, unknown>): void {
     this.policy.addStatements(new PolicyStatement({ sid, effect: Effect.ALLOW, actions, resources, conditions }));
   }
 
   /** One statement per (key, service), so repeated grants merge instead of piling up. */
-  private allowKey(key: IKey, service: 'dynamodb' | 'secretsmanager', actions: string[]): void {
+  private allowKey(key: IKey, service: 'dynamodb' | 'secretsmanager' | 'sqs', actions: string[]): void {
     const id = `${key.node.path}|${service}`;
     let statement = this.keyStatements.get(id);
     if (!statement) {

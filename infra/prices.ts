@@ -47,6 +47,10 @@ export const prices = {
     customMetricMonth: 0.3,
     dashboardMonth: 3,
   },
+  eventBridge: {
+    /** PutEvents on a custom bus, per 64 KB chunk. */
+    perMillionCustomEvents: 1,
+  },
 } as const;
 
 /** What one charge costs in requests and work. Durations should come from measurements. */
@@ -130,12 +134,13 @@ export const stackFixtures = {
   kmsKeys: 2,
   wafRules: 5,
   /** Metrics evaluated by the alarms in infra/monitoring.ts (metric math counts each metric). */
-  alarmMetrics: 25,
-  /** CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests, AwsAccessDenied. */
-  customMetrics: 5,
-  /** Scheduled runs a month: reconciler every minute, token-refresher every 5 minutes (30-day month). */
+  alarmMetrics: 28,
+  /** CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests, AwsAccessDenied, WebhookDeliveriesFailed. */
+  customMetrics: 6,
+  /** Scheduled runs a month: reconciler and event-deliverer every minute, token-refresher every 5 minutes (30-day month). */
   reconcilerRuns: 43_200,
   refresherRuns: 8_640,
+  delivererRuns: 43_200,
 } as const;
 
 /** Idle duration of one scheduled run (ms) when there is nothing to do: a Query and a metric. */
@@ -144,7 +149,7 @@ const IDLE_RUN_MS = 150;
 /** What the stack costs per month before any traffic (USD); `merchants` each hold one OAuth secret. */
 export function fixedMonthlyCost(merchants: number): CostLine[] {
   const f = stackFixtures;
-  const runs = f.reconcilerRuns + f.refresherRuns;
+  const runs = f.reconcilerRuns + f.refresherRuns + f.delivererRuns;
   const idleGbSeconds = runs * (IDLE_RUN_MS / 1000) * (512 / 1024);
   return [
     { item: `KMS customer-managed keys (${f.kmsKeys})`, usd: f.kmsKeys * prices.kms.perKeyMonth },
@@ -166,5 +171,53 @@ export function fixedMonthlyCost(merchants: number): CostLine[] {
         idleGbSeconds * prices.lambdaArm64.perGbSecond +
         (runs / 1_000_000) * prices.dynamodbOnDemand.perMillionReadRequestUnits,
     },
+  ];
+}
+
+/**
+ * What one event costs (docs/events.md), delivered once to one endpoint: DynamoDB Streams reads by
+ * Lambda triggers are free; the rest is writes, two short invocations and the bus.
+ */
+export interface EventAssumptions {
+  /** Stream records per publisher invocation (batches fill up under load). */
+  readonly recordsPerBatch: number;
+  readonly publisherMsPerEvent: number;
+  /** Billed duration of one delivery: mostly waiting for the receiver. */
+  readonly deliveryMs: number;
+  readonly memoryMb: number;
+  /** Event item (the one extra unit per event), delivery put + its due-index entry, claim, result + index removal. */
+  readonly dynamoWriteUnits: number;
+  /** Endpoint list (per batch and merchant), delivery (consistent), event and endpoint (eventual). */
+  readonly dynamoReadUnits: number;
+  readonly busEvents: number;
+  readonly logBytes: number;
+}
+
+export const defaultEventAssumptions: EventAssumptions = {
+  recordsPerBatch: 10,
+  publisherMsPerEvent: 15,
+  deliveryMs: 150,
+  memoryMb: 512,
+  dynamoWriteUnits: 6,
+  dynamoReadUnits: 2.1,
+  busEvents: 1,
+  logBytes: 600,
+};
+
+export function costPerMillionEvents(a: EventAssumptions = defaultEventAssumptions): CostLine[] {
+  const M = 1_000_000;
+  const gb = a.memoryMb / 1024;
+  const invocations = 1 / a.recordsPerBatch + 1;
+  const gbSeconds = gb * ((a.publisherMsPerEvent + a.deliveryMs) / 1000) * M;
+  return [
+    {
+      item: 'Lambda requests (publisher per batch, deliverer)',
+      usd: invocations * prices.lambdaArm64.perMillionRequests,
+    },
+    { item: 'Lambda arm64 duration', usd: gbSeconds * prices.lambdaArm64.perGbSecond },
+    { item: 'DynamoDB writes', usd: a.dynamoWriteUnits * prices.dynamodbOnDemand.perMillionWriteRequestUnits },
+    { item: 'DynamoDB reads', usd: a.dynamoReadUnits * prices.dynamodbOnDemand.perMillionReadRequestUnits },
+    { item: 'EventBridge PutEvents', usd: a.busEvents * prices.eventBridge.perMillionCustomEvents },
+    { item: 'CloudWatch Logs ingestion', usd: ((a.logBytes * M) / 1024 ** 3) * prices.cloudWatch.logsIngestionPerGb },
   ];
 }

@@ -3,6 +3,7 @@
  *
  * - token-refresher every 5 minutes: refreshes OAuth tokens ahead of expiry.
  * - reconciler every minute: resolves charges left `pending` after a Clover timeout or 5xx.
+ * - event-deliverer every minute: webhook retries that are due (docs/events.md).
  *
  * Both are sweeps: each run does all the work that is due, so the next tick is the retry. Lambda's
  * own async retries (up to 2, minutes apart) would only overlap the next run and double the Clover
@@ -22,6 +23,7 @@ import { acknowledge } from './nag';
 export const SCHEDULES = {
   'token-refresher': Duration.minutes(5),
   reconciler: Duration.minutes(1),
+  'event-deliverer': Duration.minutes(1),
 } as const;
 
 const NO_DLQ_REASON =

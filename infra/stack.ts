@@ -3,10 +3,12 @@
  * Environment-agnostic (no account/region lookups), so it synthesises offline with no credentials.
  */
 import { CfnOutput, CfnParameter, Stack, type StackProps } from 'aws-cdk-lib';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { Construct } from 'constructs';
 import { Api } from './api';
 import type { StageConfig } from './config';
 import { Data } from './data';
+import { Events } from './events';
 import { Functions } from './functions';
 import { Keys } from './keys';
 import { Monitoring } from './monitoring';
@@ -28,6 +30,7 @@ export class PaymentsStack extends Stack {
   readonly api: Api;
   readonly waf: Waf;
   readonly monitoring: Monitoring;
+  readonly events: Events;
 
   constructor(scope: Construct, id: string, props: PaymentsStackProps) {
     super(scope, id, props);
@@ -49,6 +52,12 @@ export class PaymentsStack extends Stack {
       secrets: this.secrets,
       logKey: this.keys.ops,
     });
+    this.events = new Events(this, 'Events', {
+      stage,
+      data: this.data,
+      functions: this.functions,
+      key: this.keys.data,
+    });
     this.api = new Api(this, 'Api', { stage, functions: this.functions, logKey: this.keys.ops });
     const operators = new Operators(this, 'Operators', {
       stage,
@@ -62,6 +71,7 @@ export class PaymentsStack extends Stack {
       functions: {
         'token-refresher': this.functions.get('token-refresher'),
         reconciler: this.functions.get('reconciler'),
+        'event-deliverer': this.functions.get('event-deliverer'),
       },
     });
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -71,6 +81,8 @@ export class PaymentsStack extends Stack {
       key: this.keys.ops,
       alarmEmail: alarmEmail.valueAsString,
     });
+
+    this.events.addAlarms(new SnsAction(this.monitoring.topic), this.functions);
 
     this.acknowledgeStackWide();
 
@@ -82,6 +94,10 @@ export class PaymentsStack extends Stack {
     new CfnOutput(this, 'WebhookUrl', {
       value: this.api.urlFor('/v1/webhooks/clover'),
       description: "The Clover app's webhook URL",
+    });
+    new CfnOutput(this, 'EventBusName', {
+      value: this.events.bus.eventBusName,
+      description: 'EventBridge bus every payment event is put on (source clover-payments); subscribe with a rule',
     });
     new CfnOutput(this, 'OperatorPolicyArn', {
       value: operators.policy.managedPolicyArn,
@@ -104,7 +120,7 @@ export class PaymentsStack extends Stack {
       acknowledge(
         fn,
         'Serverless-LambdaDLQ',
-        'API functions are invoked synchronously by API Gateway, which returns the error to the caller (a payment retry uses the same Idempotency-Key); the two scheduled sweeps retry on their next tick. No invocation is asynchronous-and-unrepeatable, so a dead-letter queue would stay empty or hold only "Scheduled Event" payloads.',
+        'API functions are invoked synchronously by API Gateway, which returns the error to the caller (a payment retry uses the same Idempotency-Key); the scheduled sweeps retry on their next tick; the stream consumers (event-publisher, event-deliverer) are polled by event source mappings, whose failed batches go to their own on-failure queue. No invocation is asynchronous-and-unrepeatable, so a dead-letter queue would stay empty or hold only "Scheduled Event" payloads.',
       );
       acknowledge(
         fn,

@@ -119,7 +119,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const invokeApi = url.pathname.match(/^\/2015-03-31\/functions\/([a-z-]+)\/invocations$/);
       if (invokeApi && method === 'POST') {
         const fn = invokeApi[1] as FunctionName;
-        if (fn !== 'reconciler' && fn !== 'token-refresher') {
+        if (fn !== 'reconciler' && fn !== 'token-refresher' && fn !== 'event-deliverer') {
           return finish(
             404,
             { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'ResourceNotFoundException' },

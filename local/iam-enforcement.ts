@@ -19,7 +19,7 @@ import { verifySigV4 } from './iam/sigv4';
 import { localResolveContext } from './iam/template';
 
 export interface SignedRequest {
-  readonly service: 'dynamodb' | 'secretsmanager' | 'apigateway';
+  readonly service: 'dynamodb' | 'secretsmanager' | 'apigateway' | 'events';
   readonly method: string;
   readonly url: string;
   readonly headers: IncomingHttpHeaders;
@@ -139,6 +139,34 @@ export class IamEnforcer {
     return this.decide('apigateway', who.principal, who.region, [check]);
   }
 
+  /** EventBridge PutEvents: `events:PutEvents` on every bus the entries name. */
+  authorizeEvents(req: SignedRequest, busArns: readonly string[]): Denial | null {
+    const who = this.authenticate(req, 'events');
+    if ('denial' in who) return who.denial;
+    return this.decide(
+      'events',
+      who.principal,
+      who.region,
+      busArns.map((resource) => ({ action: 'events:PutEvents', resource, context: {} })),
+    );
+  }
+
+  /**
+   * What the platform itself does with a function's role (Lambda's event source mapping reading
+   * a stream): null when the role's policies allow it, else the denial's text.
+   */
+  checkAs(profile: string, action: string, resource: string, region = 'us-east-1'): string | null {
+    const principal = [...this.byKey.values()].find((p) => p.profile === profile);
+    if (!principal) return `no principal ${profile}`;
+    const global = principalContext({ accountId: this.ctx.accountId, roleArn: principal.arn, region });
+    const denied = firstDenial(principal.policies, [{ action, resource, context: global }]);
+    if (!denied) return null;
+    this.denials.push({ profile, action, resource });
+    const text = `AccessDenied: ${profile} may not ${action} on ${resource} (${denied.decision.replace('_', ' ')})`;
+    this.log(text);
+    return text;
+  }
+
   /** A key the template does not define stays as given: a condition then compares what the caller sent. */
   private keyArn(id: string): string {
     return this.kmsKeyArn(id) ?? id;
@@ -154,7 +182,7 @@ export class IamEnforcer {
     );
     if (!r.ok) {
       this.log(`refused ${service} request: ${r.code}`);
-      return { denial: authFailureResponse(service === 'apigateway' ? 'secretsmanager' : service, r) };
+      return { denial: authFailureResponse(service === 'dynamodb' ? 'dynamodb' : 'secretsmanager', r) };
     }
     const principal = this.byKey.get(r.accessKeyId);
     if (!principal)
@@ -184,8 +212,8 @@ export class IamEnforcer {
     this.log(
       `AccessDenied: ${principal.profile} may not ${action} on ${resource} (${denied.decision.replace('_', ' ')})`,
     );
-    if (service === 'apigateway') {
-      // API Gateway's control plane answers 403 with a REST-JSON body.
+    if (service === 'apigateway' || service === 'events') {
+      // API Gateway's control plane answers 403 with a REST-JSON body; EventBridge, AWS JSON 1.1.
       const body = JSON.stringify({
         message: `User: ${principal.arn} is not authorized to perform: ${action} on resource: ${resource}`,
       });

@@ -4,7 +4,7 @@
  * endpoints and configuration only: the AWS SDK's own `AWS_ENDPOINT_URL_*` variables and the app
  * secret's Clover hosts.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, watch, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
@@ -21,6 +21,7 @@ import { type CloverEmulator, startCloverEmulator } from './clover-emulator';
 import { CREDENTIALS_FILE, ensureCredentials, type LocalCredential, readProfile } from './credentials';
 import { type DynamoDbLocal, ensureTable, localDynamoClient, startDynamoDbLocal } from './dynamodb';
 import { startDynamoDbEndpoint } from './dynamodb-endpoint';
+import { type EventBridgeEndpoint, startEventBridge } from './eventbridge';
 import { type Gateway, startGateway } from './gateway';
 import { IamEnforcer } from './iam-enforcement';
 import { javaMissingMessage } from './java';
@@ -28,6 +29,7 @@ import { LambdaRuntime } from './lambda-runtime';
 import { assertPortFree, freePort } from './ports';
 import { type SecretsManagerServer, startSecretsManager } from './secrets-manager';
 import { LOCAL_REST_API_ID, type LocalStack, localStack, principalsOf, resolveContext } from './stack';
+import { StreamPoller } from './streams';
 
 export interface PlatformOptions {
   port: number;
@@ -44,6 +46,10 @@ export interface PlatformOptions {
    * function's configuration after a deploy (the reliability suite: a shorter Clover timeout).
    */
   functionEnvironment?: Record<string, string>;
+  /** Periods of the scheduled functions, where they differ from infra/schedules.ts (tests: faster retries). */
+  scheduleEveryMs?: Partial<Record<(typeof schedules)[number]['fn'], number>>;
+  /** The local EventBridge endpoint's port (0: any free port). */
+  eventBridgePort?: number;
 }
 
 export interface Platform {
@@ -65,6 +71,8 @@ export interface Platform {
   dynamodb: DynamoDbLocal;
   secretsManager: SecretsManagerServer;
   emulator: CloverEmulator | null;
+  eventBridge: EventBridgeEndpoint;
+  streams: StreamPoller;
   stop(): Promise<void>;
 }
 
@@ -95,6 +103,9 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): PlatformOp
     dataDir: resolve(env.DATA_DIR ?? '.local'),
     cloverEnv,
     watch: env.WATCH === '1' || env.WATCH === 'true',
+    // Webhook retries in seconds instead of hours (the fault tests; docs/events.md).
+    ...(env.EVENTS_RETRY_SCALE ? { functionEnvironment: { EVENTS_RETRY_SCALE: env.EVENTS_RETRY_SCALE } } : {}),
+    ...(env.EVENTS_SWEEP_MS ? { scheduleEveryMs: { 'event-deliverer': num('EVENTS_SWEEP_MS', 60_000) } } : {}),
   };
 }
 
@@ -154,6 +165,14 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       }),
     );
 
+    const eventBridge = track(
+      await startEventBridge({
+        port: opts.eventBridgePort ?? 0,
+        dataFile: join(opts.dataDir, 'eventbridge.jsonl'),
+        authorize: (req, buses) => iam.authorizeEvents(req, buses),
+      }),
+    );
+
     const admin = credentials.get('admin')!;
     await ensureTable(localDynamoClient(dynamodbEndpoint.url, admin), stack.tableName);
     await ensureAppSecret(secretsManager.url, admin, stack, appConfig(app));
@@ -162,6 +181,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint.url,
       AWS_ENDPOINT_URL_SECRETS_MANAGER: secretsManager.url,
       AWS_ENDPOINT_URL_API_GATEWAY: `http://127.0.0.1:${opts.port}`,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.url,
       ...(opts.cloverEnv === 'emulator'
         ? { CLOVER_HOSTS_JSON: JSON.stringify(emulatorHosts(`http://127.0.0.1:${opts.emulatorPort}`)) }
         : {}),
@@ -192,7 +212,21 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       log: (l) => log('gateway', l),
     });
     started.push(gateway);
-    started.push(startSchedules(gateway.url, log));
+    started.push(startSchedules(gateway.url, log, opts.scheduleEveryMs));
+
+    // Lambda's event source mappings on the table's stream (the events functions).
+    const streams = new StreamPoller({
+      backendUrl: dynamodb.endpoint,
+      tableName: stack.tableName,
+      consumers: stack.streamConsumers,
+      invoke: (fn, event) => lambda.invoke(fn, event, randomUUID()),
+      authorize: (fn, action, arn) => iam.checkAs(fn, action, arn),
+      checkpointFile: join(opts.dataDir, 'stream-checkpoints.json'),
+      deadLetterFile: join(opts.dataDir, 'event-stream-dlq.jsonl'),
+      log: (l) => log('streams', l),
+    });
+    streams.start();
+    track({ stop: () => streams.stop() });
     if (opts.watch) {
       started.push(
         watchSources(async () => {
@@ -224,6 +258,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       dynamodb,
       secretsManager,
       emulator,
+      eventBridge,
+      streams,
       stop: () => stopAll(started),
     };
   } catch (e) {
@@ -239,15 +275,20 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
 export const schedules = [
   { fn: 'reconciler', everyMs: 60_000 },
   { fn: 'token-refresher', everyMs: 5 * 60_000 },
+  { fn: 'event-deliverer', everyMs: 60_000 },
 ] as const;
 
-function startSchedules(gatewayUrl: string, log: (c: string, l: string) => void): { stop: () => Promise<void> } {
+function startSchedules(
+  gatewayUrl: string,
+  log: (c: string, l: string) => void,
+  overrides: PlatformOptions['scheduleEveryMs'] = {},
+): { stop: () => Promise<void> } {
   const timers = schedules.map(({ fn, everyMs }) =>
     setInterval(() => {
       fetch(`${gatewayUrl}/2015-03-31/functions/${fn}/invocations`, { method: 'POST', body: '{}' })
         .then(async (r) => log('schedule', `${fn} ${r.status} ${(await r.text()).slice(0, 200)}`))
         .catch((e: Error) => log('schedule', `${fn} failed: ${e.message}`));
-    }, everyMs),
+    }, overrides[fn] ?? everyMs),
   );
   return { stop: async () => timers.forEach(clearInterval) };
 }
@@ -362,6 +403,7 @@ async function ensureAppSecret(
 /** `$DATA_DIR/platform.json`: where a running platform is, for the tools and the tests. */
 export interface PlatformFile {
   gatewayUrl: string;
+  eventBridgeUrl: string;
   emulatorUrl: string;
   dynamodbEndpoint: string;
   secretsManagerUrl: string;
@@ -377,6 +419,7 @@ export interface PlatformFile {
 export function writePlatformFile(p: Platform): void {
   const info: PlatformFile = {
     gatewayUrl: p.gatewayUrl,
+    eventBridgeUrl: p.eventBridge.url,
     emulatorUrl: p.emulatorUrl,
     dynamodbEndpoint: p.dynamodbEndpoint,
     secretsManagerUrl: p.secretsManagerUrl,

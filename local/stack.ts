@@ -21,6 +21,7 @@ import {
 } from './iam/template';
 import type { Principal } from './iam-enforcement';
 import type { LambdaFunction } from './lambda-runtime';
+import type { StreamConsumer } from './streams';
 
 /** `Ref` of the REST API, locally; the gateway answers FlushStageAuthorizersCache for it. */
 export const LOCAL_REST_API_ID = 'local';
@@ -44,6 +45,10 @@ export interface LocalStack {
   readonly operatorPolicies: readonly PolicyDocument[];
   /** A KmsKeyId as callers give it (id, ARN, alias) → the template key's ARN. */
   readonly kmsKeyArn: (keyId: string) => string | undefined;
+  /** The template's DynamoDB stream event source mappings, by the house name of their function. */
+  readonly streamConsumers: readonly StreamConsumer[];
+  /** The stack's event bus (EVENT_BUS_NAME of the functions), if any. */
+  readonly eventBusName: string | undefined;
 }
 
 export const resolveContext = localResolveContext({ restApiId: LOCAL_REST_API_ID });
@@ -84,7 +89,33 @@ export function localStack(build: SynthResult): LocalStack {
     stageName: required('STAGE_NAME'),
     operatorPolicies: operatorPolicies(json),
     kmsKeyArn: kmsKeyResolver(json, resolveContext),
+    streamConsumers: streamConsumers(json, functions),
+    eventBusName: any('EVENT_BUS_NAME'),
   };
+}
+
+/** Every AWS::Lambda::EventSourceMapping on a DynamoDB stream: its function, filters, batch and retries. */
+function streamConsumers(json: unknown, functions: ReadonlyMap<string, LocalFunction>): StreamConsumer[] {
+  const template = parseTemplate(json);
+  const out: StreamConsumer[] = [];
+  for (const [id, r] of Object.entries(template.Resources)) {
+    if (r.Type !== 'AWS::Lambda::EventSourceMapping') continue;
+    const path = `Resources.${id}.Properties`;
+    const p = resolveValue(template, r.Properties ?? {}, resolveContext, path) as Record<string, unknown>;
+    if (!String(p.EventSourceArn ?? '').includes(':dynamodb:')) continue;
+    const fn = [...functions.values()].find((f) => f.functionName === p.FunctionName);
+    if (!fn) throw new TemplateResolutionError(`${path}.FunctionName: no function ${String(p.FunctionName)}`);
+    const filters = ((p.FilterCriteria as { Filters?: { Pattern: string }[] } | undefined)?.Filters ?? []).map(
+      (f) => JSON.parse(f.Pattern) as unknown,
+    );
+    out.push({
+      fn: fn.name,
+      filters,
+      batchSize: Number(p.BatchSize ?? 100),
+      retryAttempts: Number(p.MaximumRetryAttempts ?? 3),
+    });
+  }
+  return out;
 }
 
 /** The secret the functions' APP_SECRET_ID (CloudFormation's `Ref`: its ARN) points at: its name and key. */

@@ -8,7 +8,8 @@ export type MetricName =
   | 'TokenRefreshFailures'
   | 'TokenStoreFailures'
   | 'OldestPendingChargeAgeSeconds'
-  | 'PendingChargesResolved';
+  | 'PendingChargesResolved'
+  | 'WebhookDeliveriesFailed';
 
 /** Emits one data point at once: our functions emit few metrics, and none may be lost to a crash. */
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];

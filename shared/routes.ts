@@ -16,14 +16,20 @@ export type HttpFunctionName =
   | 'tokens'
   | 'charges'
   | 'refunds'
-  | 'checkout-sessions';
+  | 'checkout-sessions'
+  | 'events-api';
 
 /** Functions that no route calls directly: the authorizer and the scheduled jobs. */
-export type InternalFunctionName = 'authorizer' | 'token-refresher' | 'reconciler';
+export type InternalFunctionName =
+  | 'authorizer'
+  | 'token-refresher'
+  | 'reconciler'
+  | 'event-publisher'
+  | 'event-deliverer';
 export type FunctionName = HttpFunctionName | InternalFunctionName;
 
 export interface Route {
-  readonly method: 'GET' | 'POST';
+  readonly method: 'GET' | 'POST' | 'DELETE';
   /** API Gateway resource path, with `{param}` placeholders. */
   readonly path: string;
   readonly fn: HttpFunctionName;
@@ -52,6 +58,14 @@ export const routes: readonly Route[] = [
     key: 'publishable',
     idempotent: true,
   },
+  { method: 'POST', path: '/v1/webhook-endpoints', fn: 'events-api', key: 'secret' },
+  { method: 'GET', path: '/v1/webhook-endpoints', fn: 'events-api', key: 'secret' },
+  { method: 'GET', path: '/v1/webhook-endpoints/{id}', fn: 'events-api', key: 'secret' },
+  { method: 'DELETE', path: '/v1/webhook-endpoints/{id}', fn: 'events-api', key: 'secret' },
+  { method: 'POST', path: '/v1/webhook-endpoints/{id}/rotate-secret', fn: 'events-api', key: 'secret' },
+  { method: 'GET', path: '/v1/events', fn: 'events-api', key: 'secret' },
+  { method: 'GET', path: '/v1/events/{id}', fn: 'events-api', key: 'secret' },
+  { method: 'POST', path: '/v1/events/{id}/resend', fn: 'events-api', key: 'secret' },
 ];
 
 /** The key kinds allowed on a route: a secret key may call every keyed route. */

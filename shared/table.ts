@@ -10,6 +10,8 @@ export const tableDefinition = {
   sortKey: 'sk',
   /** Epoch seconds; DynamoDB deletes expired idempotency records and leases. */
   ttlAttribute: 'expires_at_epoch',
+  /** Every committed change, old and new image, feeds the events (docs/events.md). */
+  stream: 'NEW_AND_OLD_IMAGES',
   globalSecondaryIndexes: [
     /** Pending charges by age, read by the reconciler: gsi1pk = `PENDING`, gsi1sk = ISO created. */
     { indexName: 'gsi1', partitionKey: 'gsi1pk', sortKey: 'gsi1sk' },

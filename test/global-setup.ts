@@ -59,6 +59,9 @@ export async function startPlatformProcess(
       SECRETS_MANAGER_PORT: String(secretsManagerPort),
       DATA_DIR: dataDir,
       CLOVER_ENV: 'emulator',
+      // Webhook retries after ~0.3 s, 1.5 s, 9 s… instead of 1 min, 5 min, 30 min… (docs/events.md).
+      EVENTS_RETRY_SCALE: '0.005',
+      EVENTS_SWEEP_MS: '250',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -238,4 +238,25 @@ function showApproved(charge) {
   $('approved').hidden = false;
   $('paid-badge').hidden = false;
   $('approved-title').focus();
+  watchFulfilment();
+}
+
+/**
+ * The order is fulfilled by the storefront's server when the signed `checkout_session.paid`
+ * webhook arrives, not on the browser's word: the page only shows what the server recorded.
+ */
+async function watchFulfilment() {
+  for (let i = 0; i < 120; i++) {
+    try {
+      const r = await fetch(`/demo/orders/${encodeURIComponent(config.session.id)}`, { cache: 'no-store' });
+      const order = r.ok ? await r.json() : null;
+      if (order?.fulfilled) {
+        $('fulfilment').textContent = `Fulfilled — confirmed by webhook ${order.event}`;
+        $('fulfilment').dataset.fulfilled = 'true';
+        return;
+      }
+    } catch {}
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  $('fulfilment').textContent = 'Not confirmed yet: the order ships once the payment webhook arrives.';
 }

@@ -7,10 +7,11 @@
  * session with a token (app.js). Card data never reaches this code or the page's own script.
  */
 import { randomInt } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Webhook } from 'standardwebhooks';
 import type { DemoMerchant } from '../demo-merchant';
 
 export const DEMO_PREFIX = '/demo';
@@ -51,7 +52,22 @@ export function demoStorefront(opts: StorefrontOptions): (req: IncomingMessage, 
   };
 }
 
+/**
+ * Orders the server has fulfilled, by checkout session: only a verified `checkout_session.paid`
+ * webhook fulfils one (deduped on webhook-id), never the browser's "payment approved".
+ */
+const fulfilled = new Map<string, { event: string; at: string }>();
+const seenWebhooks = new Set<string>();
+
 async function serve(opts: StorefrontOptions, req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+  if (path === '/webhooks' && req.method === 'POST') return receiveWebhook(opts, req, res);
+  const orderPath = path.match(/^\/orders\/(cs_[0-9a-z]{23})$/);
+  if (orderPath && req.method === 'GET') {
+    const done = fulfilled.get(orderPath[1]!);
+    return send(res, 200, 'application/json', JSON.stringify({ fulfilled: Boolean(done), ...done }), {
+      'Cache-Control': 'no-store',
+    });
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     return send(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed', { Allow: 'GET, HEAD' });
   }
@@ -63,6 +79,7 @@ async function serve(opts: StorefrontOptions, req: IncomingMessage, res: ServerR
   if (!merchant) {
     return send(res, 503, 'text/plain; charset=utf-8', missingMerchantText(opts.dataDir));
   }
+  await ensureWebhookEndpoint(opts, merchant);
   const order = `CC${randomInt(100000, 1000000)}`;
   const created = await fetch(`${opts.apiUrl}/v1/checkout-sessions`, {
     method: 'POST',
@@ -103,6 +120,57 @@ async function serve(opts: StorefrontOptions, req: IncomingMessage, res: ServerR
   );
   // The page carries a client_secret: never cache it.
   send(res, 200, 'text/html; charset=utf-8', html, { 'Cache-Control': 'no-store' });
+}
+
+interface DemoWebhook {
+  endpoint_id: string;
+  secret: string;
+  url: string;
+}
+
+/** The storefront's own webhook endpoint (checkout_session.paid), registered once, secret kept in $DATA_DIR. */
+async function ensureWebhookEndpoint(opts: StorefrontOptions, merchant: DemoMerchant): Promise<DemoWebhook | null> {
+  const file = join(opts.dataDir, 'demo-webhook.json');
+  const url = `${opts.apiUrl}${DEMO_PREFIX}/webhooks`;
+  if (existsSync(file)) {
+    const known = JSON.parse(readFileSync(file, 'utf8')) as DemoWebhook;
+    if (known.url === url) return known;
+  }
+  const r = await fetch(`${opts.apiUrl}/v1/webhook-endpoints`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${merchant.secret_key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ url, enabled_events: ['checkout_session.paid'] }),
+  });
+  if (r.status !== 201) return null;
+  const created = (await r.json()) as { id: string; secret: string };
+  const hook: DemoWebhook = { endpoint_id: created.id, secret: created.secret, url };
+  writeFileSync(file, `${JSON.stringify(hook, null, 2)}\n`, { mode: 0o600 });
+  return hook;
+}
+
+async function receiveWebhook(opts: StorefrontOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const body = Buffer.concat(chunks).toString('utf8');
+  const file = join(opts.dataDir, 'demo-webhook.json');
+  if (!existsSync(file)) return send(res, 400, 'text/plain; charset=utf-8', 'no endpoint registered');
+  const { secret } = JSON.parse(readFileSync(file, 'utf8')) as DemoWebhook;
+  let event: { id: string; type: string; data: { object: { id: string } } };
+  try {
+    const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, String(v)]));
+    event = new Webhook(secret).verify(body, headers) as typeof event;
+  } catch {
+    return send(res, 400, 'text/plain; charset=utf-8', 'bad signature');
+  }
+  const id = String(req.headers['webhook-id']);
+  if (!seenWebhooks.has(id)) {
+    seenWebhooks.add(id);
+    if (event.type === 'checkout_session.paid') {
+      fulfilled.set(event.data.object.id, { event: event.id, at: new Date().toISOString() });
+      opts.log?.(`order of ${event.data.object.id} fulfilled (webhook ${event.id})`);
+    }
+  }
+  send(res, 200, 'text/plain; charset=utf-8', 'ok');
 }
 
 function readMerchant(dataDir: string): DemoMerchant | null {

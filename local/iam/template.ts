@@ -223,6 +223,10 @@ function ref(template: Template, name: string, ctx: ResolveContext, path: string
       }`;
     case 'AWS::Lambda::Function':
       return stringProperty(template, name, 'FunctionName', ctx);
+    case 'AWS::Events::EventBus':
+      return stringProperty(template, name, 'Name', ctx);
+    case 'AWS::SQS::Queue':
+      return `https://sqs.${ctx.region}.${ctx.urlSuffix}/${ctx.accountId}/${stringProperty(template, name, 'QueueName', ctx)}`;
     default:
       throw new TemplateResolutionError(
         `${path}: Ref of ${name} (${r.Type}) is not supported by local/iam/template.ts`,
@@ -246,6 +250,16 @@ function getAtt(template: Template, id: string, attr: string, ctx: ResolveContex
       return `arn:${ctx.partition}:logs:${ctx.region}:${ctx.accountId}:log-group:${stringProperty(template, id, 'LogGroupName', ctx)}:*`;
     case 'AWS::IAM::Role.Arn':
       return roleArn(template, id, ctx);
+    // The stream's label is chosen by DynamoDB (Local) when the stream is enabled; the table's
+    // streams are what a policy naming this attribute means.
+    case 'AWS::DynamoDB::Table.StreamArn':
+      return `${tableArn(ctx, stringProperty(template, id, 'TableName', ctx))}/stream/*`;
+    case 'AWS::Events::EventBus.Arn':
+      return `arn:${ctx.partition}:events:${ctx.region}:${ctx.accountId}:event-bus/${stringProperty(template, id, 'Name', ctx)}`;
+    case 'AWS::Events::EventBus.Name':
+      return stringProperty(template, id, 'Name', ctx);
+    case 'AWS::SQS::Queue.Arn':
+      return `arn:${ctx.partition}:sqs:${ctx.region}:${ctx.accountId}:${stringProperty(template, id, 'QueueName', ctx)}`;
     case 'AWS::Lambda::Function.Arn':
       return `arn:${ctx.partition}:lambda:${ctx.region}:${ctx.accountId}:function:${stringProperty(template, id, 'FunctionName', ctx)}`;
     default:

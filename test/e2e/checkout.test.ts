@@ -78,6 +78,9 @@ describe('demo storefront: hosted-iframe checkout in Chromium', () => {
     expect(await c.text('#paid-amount')).toBe('$24.00');
     const chargeId = await c.text('#paid-charge');
     expect(chargeId).toMatch(/^ch_/);
+    // The storefront's server fulfils the order from the signed checkout_session.paid webhook.
+    await c.page.locator('#fulfilment[data-fulfilled="true"]').waitFor({ timeout: 20_000 });
+    expect(await c.text('#fulfilment')).toMatch(/^Fulfilled — confirmed by webhook evt_[0-9a-z]{23}$/);
 
     // The session, read with the secret key: paid, by that charge, for the server's amount.
     expect(await session(c.session.id)).toMatchObject({ status: 'paid', charge: chargeId, amount: 2400 });

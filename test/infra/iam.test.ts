@@ -62,6 +62,11 @@ const WILDCARD_EXCEPTIONS: { pattern: RegExp; reason: string }[] = [
     reason:
       'per-merchant OAuth secrets are created at run time and Secrets Manager appends a random suffix to every ARN: the merchants/ prefix of this stage is the narrowest resource',
   },
+  {
+    pattern: /^<DataTable[0-9A-F]+\.Arn>\/stream\/\*$|^<DataTable[0-9A-F]+>\/stream\/\*$/,
+    reason:
+      "dynamodb:ListStreams (the event source mappings of the events functions) names no stream: the table's streams are the narrowest resource",
+  },
 ];
 /**
  * Not IAM statements of ours, listed so the exceptions are all in one place:

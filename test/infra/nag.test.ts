@@ -54,6 +54,7 @@ describe('cdk-nag: AwsSolutions, PCI DSS 3.2.1, Serverless', () => {
       'AwsSolutions-IAM4',
       'AwsSolutions-IAM5',
       'AwsSolutions-SMG4',
+      'AwsSolutions-SQS3',
       'PCI.DSS.321-APIGWCacheEnabledAndEncrypted',
       'PCI.DSS.321-APIGWSSLEnabled',
       'PCI.DSS.321-LambdaInsideVPC',
@@ -63,6 +64,7 @@ describe('cdk-nag: AwsSolutions, PCI DSS 3.2.1, Serverless', () => {
       'Serverless-LambdaDLQ',
       'Serverless-LambdaTracing',
       'Serverless-SNSRedrivePolicy',
+      'Serverless-SQSRedrivePolicy',
     ]);
   });
 

@@ -307,10 +307,13 @@ describe('schedules, monitoring, outputs', () => {
       'ApiThrottled',
       'AwsAccessDenied',
       'CloverErrorRate',
+      'EventPublisherIteratorAge',
+      'EventStreamDlqMessages',
       'LambdaThrottles',
       'PendingChargesOld',
       'ScheduledJobErrors',
       'TokenRefreshFailures',
+      'WebhookDeliveriesFailed',
     ]);
     for (const a of alarms) expect(a.Properties!.AlarmActions).toEqual([{ Ref: topicId }]);
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
@@ -381,6 +384,7 @@ describe('schedules, monitoring, outputs', () => {
     expect(Object.keys(outputs).sort()).toEqual([
       'ApiUrl',
       'AppSecretName',
+      'EventBusName',
       'OAuthRedirectUrl',
       'OperatorPolicyArn',
       'WebhookUrl',

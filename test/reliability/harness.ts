@@ -132,7 +132,13 @@ export async function startHarness(): Promise<Harness> {
   const platform = await startPlatform({
     // The functions' configuration, changed as an operator would change it after a deploy: a
     // shorter Clover timeout, and the most the handlers ever log (the leak scan should see it all).
-    functionEnvironment: { CLOVER_TIMEOUT_MS: String(CLOVER_TIMEOUT_MS), LOG_LEVEL: 'DEBUG' },
+    // Webhook retries 200× faster (docs/events.md), so that the events scenario sees them through.
+    functionEnvironment: {
+      CLOVER_TIMEOUT_MS: String(CLOVER_TIMEOUT_MS),
+      LOG_LEVEL: 'DEBUG',
+      EVENTS_RETRY_SCALE: '0.005',
+    },
+    scheduleEveryMs: { 'event-deliverer': 250 },
     port,
     emulatorPort,
     dynamodbPort,

@@ -18,6 +18,7 @@ import { access } from './scenarios/access';
 import { cloverFaults } from './scenarios/clover-faults';
 import { concurrency } from './scenarios/concurrency';
 import { dependencies } from './scenarios/dependencies';
+import { events } from './scenarios/events';
 import { FUZZ_SEED, fuzz } from './scenarios/fuzz';
 import { leakScan } from './scenarios/leak-scan';
 import { allRows, writeSummary } from './summary';
@@ -42,17 +43,19 @@ describe('reliability', () => {
   dependencies();
   concurrency();
   access();
+  events();
   leakScan();
 
   describe('Summary', () => {
     it('no scenario lost a record, leaked card data, or charged other than expected', () => {
       const rows = allRows();
-      expect(rows.map((r) => r.name)).toHaveLength(6);
+      expect(rows.map((r) => r.name)).toHaveLength(7);
       for (const r of rows) {
         expect(r.lost, `${r.name}: records lost`).toBe(0);
         expect(r.leaks, `${r.name}: leaks`).toEqual([]);
         expect(r.pendingLeft, `${r.name}: pending left`).toBe(0);
         expect(r.cloverCharges, `${r.name}: charges at Clover`).toBe(r.expectedCharges);
+        if (r.events) expect(r.events.delivered, `${r.name}: events lost`).toBe(r.events.expected);
       }
       if (STRICT) expect(rows.flatMap((r) => r.findings)).toEqual([]);
     });

@@ -20,6 +20,8 @@ export interface ScenarioRow {
   notes: string[];
   /** Contract deviations seen (reported, not hidden): see the report at the end. */
   findings: string[];
+  /** Events the scenario's committed changes must produce, those delivered (2xx, unique webhook-id), and repeats. */
+  events?: { expected: number; delivered: number; duplicated: number };
   outputMark: number;
   started: number;
   ms: number;
@@ -89,6 +91,7 @@ export function renderSummary(meta: { seconds: number; seed: number }): string {
     'records lost',
     'pending left',
     'leaks',
+    'events expected / delivered / duplicated',
     's',
   ];
   const lines = [
@@ -110,6 +113,7 @@ export function renderSummary(meta: { seconds: number; seed: number }): string {
         r.lost,
         r.pendingLeft,
         r.leaks.length,
+        r.events ? `${r.events.expected} / ${r.events.delivered} / ${r.events.duplicated}` : '–',
         (r.ms / 1000).toFixed(0),
       ].join(' | ')} |`,
     );
@@ -121,7 +125,7 @@ export function renderSummary(meta: { seconds: number; seed: number }): string {
     total.leaks += r.leaks.length;
   }
   lines.push(
-    `| **total** | ${total.requests} | | ${total.clover} / ${total.expected} | ${total.lost} | ${total.pending} | ${total.leaks} | ${meta.seconds.toFixed(0)} |`,
+    `| **total** | ${total.requests} | | ${total.clover} / ${total.expected} | ${total.lost} | ${total.pending} | ${total.leaks} | | ${meta.seconds.toFixed(0)} |`,
   );
   for (const r of rows) {
     if (r.notes.length + r.findings.length + r.leaks.length === 0) continue;

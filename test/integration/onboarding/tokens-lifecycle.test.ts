@@ -20,9 +20,11 @@ import {
 } from '../../helpers/platform';
 
 const tokensOf = async (m: string) =>
-  JSON.parse(
-    (await secrets().send(new GetSecretValueCommand({ SecretId: merchantSecretId(m) }))).SecretString!,
-  ) as { access_token: string; access_token_expiration: number; refresh_token: string };
+  JSON.parse((await secrets().send(new GetSecretValueCommand({ SecretId: merchantSecretId(m) }))).SecretString!) as {
+    access_token: string;
+    access_token_expiration: number;
+    refresh_token: string;
+  };
 
 const refreshCalls = async (clientBodyMatch?: (b: any) => boolean) =>
   (await cloverRequests('/oauth/v2/refresh')).filter((r) => !clientBodyMatch || clientBodyMatch(r.body)).length;

@@ -58,9 +58,7 @@ describe('app webhooks', () => {
     expect((await api('GET', '/v1/checkout-config', { key: m.publishable_key })).status).toBe(401);
     expect((await api('GET', '/v1/charges', { key: m.secret_key })).status).toBe(401);
     expect(await status(m.merchant_id)).toBe('disabled');
-    const d = await secrets().send(
-      new DescribeSecretCommand({ SecretId: merchantSecretId(m.merchant_id) }),
-    );
+    const d = await secrets().send(new DescribeSecretCommand({ SecretId: merchantSecretId(m.merchant_id) }));
     expect(d.DeletedDate).toBeInstanceOf(Date);
     const items = (await allItems()).filter((i) => i.pk === `MERCHANT#${m.merchant_id}`);
     expect(items.length).toBeGreaterThan(1);
@@ -192,8 +190,7 @@ describe('no secret in the logs', () => {
     const log = platformLog();
     const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
     const pair = JSON.parse(
-      (await secrets().send(new GetSecretValueCommand({ SecretId: merchantSecretId(m.merchant_id) })))
-        .SecretString!,
+      (await secrets().send(new GetSecretValueCommand({ SecretId: merchantSecretId(m.merchant_id) }))).SecretString!,
     );
     const rec = (await merchantItem(m.merchant_id))!;
     for (const secret of [

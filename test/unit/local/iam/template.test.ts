@@ -236,8 +236,8 @@ describe('intrinsics and strictness', () => {
   it.each([
     [
       'a Ref to a resource type it cannot place',
-      { Q: { Type: 'AWS::SQS::Queue', Properties: {} }, P: policyOn({ Ref: 'Q' }) },
-      /Resources\.P\.Properties\.PolicyDocument\.Statement\.0\.Resource\.Ref: Ref of Q \(AWS::SQS::Queue\) is not supported/,
+      { Q: { Type: 'AWS::SNS::Topic', Properties: {} }, P: policyOn({ Ref: 'Q' }) },
+      /Resources\.P\.Properties\.PolicyDocument\.Statement\.0\.Resource\.Ref: Ref of Q \(AWS::SNS::Topic\) is not supported/,
     ],
     [
       'a Ref to nothing',
@@ -246,8 +246,8 @@ describe('intrinsics and strictness', () => {
     ],
     [
       'a GetAtt it does not know',
-      { P: policyOn({ 'Fn::GetAtt': ['Table', 'StreamArn'] }) },
-      /Fn::GetAtt Table\.StreamArn \(AWS::DynamoDB::Table\) is not supported/,
+      { P: policyOn({ 'Fn::GetAtt': ['Table', 'StreamLabel'] }) },
+      /Fn::GetAtt Table\.StreamLabel \(AWS::DynamoDB::Table\) is not supported/,
     ],
     [
       'a condition function',
