@@ -173,7 +173,9 @@ async function runSynth(outdir: string): Promise<void> {
       });
       child.on('error', reject);
       child.on('exit', (code) =>
-        code === 0 ? resolve() : reject(new Error(`CDK synth failed (exit ${code}): ${firstError(out)}\n${out.slice(-3000)}`)),
+        code === 0
+          ? resolve()
+          : reject(new Error(`CDK synth failed (exit ${code}): ${firstError(out)}\n${out.slice(-3000)}`)),
       );
     });
   } finally {

@@ -4,7 +4,15 @@
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { authorizeRedirect } from '../../../local/demo-merchant';
-import { api, cloverRequests, emulator, merchantItem, merchantSecretId, platform, secrets } from '../../helpers/platform';
+import {
+  api,
+  cloverRequests,
+  emulator,
+  merchantItem,
+  merchantSecretId,
+  platform,
+  secrets,
+} from '../../helpers/platform';
 
 const merchantRecord = merchantItem;
 
@@ -70,9 +78,7 @@ describe('install callback', () => {
     const { body } = await emulator<{ merchant_id: string }>('POST', '/_emulator/merchants');
     const r = await fetch(await callbackUrl(body.merchant_id));
     expect(r.status).toBe(200);
-    const d = await secrets().send(
-      new DescribeSecretCommand({ SecretId: merchantSecretId(body.merchant_id) }),
-    );
+    const d = await secrets().send(new DescribeSecretCommand({ SecretId: merchantSecretId(body.merchant_id) }));
     expect(d.Name).toBe(merchantSecretId(body.merchant_id));
     const rec = await merchantRecord(body.merchant_id);
     expect(JSON.stringify(rec)).not.toMatch(/access_token|refresh_token/);
@@ -105,9 +111,9 @@ describe('install callback', () => {
     expect(r.status).toBe(400);
     expect(r.body.error.code).toBe('oauth_code_rejected');
     expect(await merchantRecord(m)).toBeUndefined();
-    await expect(
-      secrets().send(new DescribeSecretCommand({ SecretId: merchantSecretId(m) })),
-    ).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    await expect(secrets().send(new DescribeSecretCommand({ SecretId: merchantSecretId(m) }))).rejects.toMatchObject({
+      name: 'ResourceNotFoundException',
+    });
   });
 
   it('a used code is rejected the second time', async () => {
