@@ -130,9 +130,12 @@ export const stackFixtures = {
   kmsKeys: 2,
   wafRules: 5,
   /** Metrics evaluated by the alarms in infra/monitoring.ts (metric math counts each metric). */
-  alarmMetrics: 25,
-  /** CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests, AwsAccessDenied. */
-  customMetrics: 5,
+  alarmMetrics: 34,
+  /**
+   * CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests, AwsAccessDenied,
+   * ApiUnauthorized, ApiForbidden, WebhookAuthFailures, MerchantMismatch, UninstallFollowUpsPending, CardDeclines.
+   */
+  customMetrics: 11,
   /** Scheduled runs a month: reconciler every minute, token-refresher every 5 minutes (30-day month). */
   reconcilerRuns: 43_200,
   refresherRuns: 8_640,

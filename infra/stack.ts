@@ -70,6 +70,7 @@ export class PaymentsStack extends Stack {
       functions: this.functions,
       key: this.keys.ops,
       alarmEmail: alarmEmail.valueAsString,
+      webAclName: stage.prefix,
     });
 
     this.acknowledgeStackWide();

@@ -327,12 +327,18 @@ describe('schedules, monitoring, outputs', () => {
     expect(names).toEqual([
       'Api5xxRate',
       'ApiThrottled',
+      'AuthFailures',
       'AwsAccessDenied',
       'CloverErrorRate',
+      'DeclineRate',
       'LambdaThrottles',
+      'MerchantMismatch',
       'PendingChargesOld',
       'ScheduledJobErrors',
       'TokenRefreshFailures',
+      'UninstallFollowUpsPending',
+      'WafBlocks',
+      'WebhookAuthFailures',
     ]);
     for (const a of alarms) expect(a.Properties!.AlarmActions).toEqual([{ Ref: topicId }]);
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
@@ -346,10 +352,37 @@ describe('schedules, monitoring, outputs', () => {
       'TokenRefreshFailures',
       'ApiThrottledRequests',
       'AwsAccessDenied',
+      'ApiUnauthorized',
+      'ApiForbidden',
+      'WebhookAuthFailures',
+      'MerchantMismatch',
+      'UninstallFollowUpsPending',
+      'CardDeclines',
+      'BlockedRequests',
     ]) {
       expect(json).toContain(`"MetricName":"${metric}"`);
     }
     expect(json).toContain('"Namespace":"CloverPayments"');
+    expect(json).toContain('"Namespace":"AWS/WAFV2"');
+  });
+
+  it('alarms on the security signals: 401/403 spikes, webhook auth failures, WAF blocks, decline rate, takeover attempts, stuck uninstalls', () => {
+    const names = Object.values(resources(s.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties!.AlarmName);
+    for (const name of [
+      'AuthFailures',
+      'WebhookAuthFailures',
+      'WafBlocks',
+      'DeclineRate',
+      'MerchantMismatch',
+      'UninstallFollowUpsPending',
+    ]) {
+      expect(names).toContain(`clover-payments-sandbox-${name}`);
+    }
+    // 401 and 403 are counted from the access log.
+    const patterns = Object.values(resources(s.template, 'AWS::Logs::MetricFilter')).map(
+      (f) => f.Properties!.FilterPattern,
+    );
+    expect(patterns).toEqual(expect.arrayContaining(['{ $.status = "401" }', '{ $.status = "403" }']));
   });
 
   it('counts AccessDeniedException lines in every function’s log group and alarms on the first one', () => {
