@@ -16,7 +16,7 @@
  * access logs as JSON with `$context` fields only — no bodies, no headers, no API keys.
  * No response cache: payment responses are per request and per merchant.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import {
   AccessLogFormat,
   AuthorizationType,
@@ -30,11 +30,19 @@ import {
   type Resource,
   ResponseType,
   RestApi,
+  SecurityPolicy,
 } from 'aws-cdk-lib/aws-apigateway';
+import { Certificate } from 'aws-cdk-lib/aws-certificatemanager';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { authorizerCacheTtlSeconds, gatewayResponses } from '../shared/http/gateway-responses';
+import {
+  authorizerCacheTtlSeconds,
+  type GatewayResponseType,
+  gatewayResponseHeaders,
+  gatewayResponses,
+  headerOnlyGatewayResponses,
+} from '../shared/http/gateway-responses';
 import { type FunctionName, type Route, routes } from '../shared/routes';
 import type { StageConfig } from './config';
 import type { Functions } from './functions';
@@ -78,6 +86,10 @@ export class Api extends Construct {
   readonly stageName: string;
   readonly accessLogs: LogGroup;
   readonly authorizer: RequestAuthorizer;
+  /** The base URL clients use, ending in `/`: the custom domain's when there is one. */
+  readonly publicUrl: string;
+  /** With a custom domain: the regional target its DNS record (CNAME or alias) must point to. */
+  readonly domainTarget: string | undefined;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -95,6 +107,9 @@ export class Api extends Construct {
       restApiName: stage.prefix,
       description: `Clover payment functions (${stage.name})`,
       endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // With a custom domain the execute-api endpoint is off: it accepts TLS 1.0 and would stay a
+      // second way in that bypasses the domain's TLS 1.2 policy (docs/deploy.md "Custom domain").
+      disableExecuteApiEndpoint: stage.customDomain !== null,
       // The account-level role API Gateway uses to write CloudWatch logs (one per account and region).
       cloudWatchRole: true,
       deploy: true,
@@ -115,6 +130,24 @@ export class Api extends Construct {
     const api = this.restApi;
     // RestApi adds an unnamed `Endpoint` output; the stack's ApiUrl output is the documented one.
     api.node.tryRemoveChild('Endpoint');
+
+    if (stage.customDomain) {
+      const domain = api.addDomainName('Domain', {
+        domainName: stage.customDomain.domainName,
+        certificate: Certificate.fromCertificateArn(this, 'Certificate', stage.customDomain.certificateArn),
+        endpointType: EndpointType.REGIONAL,
+        securityPolicy: SecurityPolicy.TLS_1_2,
+      });
+      this.publicUrl = `https://${stage.customDomain.domainName}/`;
+      this.domainTarget = domain.domainNameAliasDomainName;
+    } else {
+      // Built from the API id and the stage name, not from the deployment stage (`api.url`): the
+      // functions' environment names it, and a reference to the stage would be a dependency cycle.
+      const { region, urlSuffix } = Stack.of(this);
+      this.publicUrl = `https://${api.restApiId}.execute-api.${region}.${urlSuffix}/${stage.name}/`;
+      this.domainTarget = undefined;
+    }
+    functions.get('oauth-callback').addEnvironment('OAUTH_REDIRECT_URL', this.urlFor('/v1/oauth/callback'));
 
     // API Gateway writes execution logs to this group; creating it first gives it a key and a retention.
     const executionLogs = new LogGroup(this, 'ExecutionLogs', {
@@ -161,7 +194,7 @@ export class Api extends Construct {
       if (!isKeyed) {
         acknowledge(method, 'AwsSolutions-APIG4', unauthenticatedReason(route));
       }
-      if (browserCallable(route) && stage.storefrontOrigins.length > 0) {
+      if (browserCallable(route, stage) && stage.storefrontOrigins.length > 0) {
         const set = corsMethods.get(resource) ?? new Set<string>();
         set.add(route.method);
         corsMethods.set(resource, set);
@@ -180,23 +213,29 @@ export class Api extends Construct {
       });
     }
 
-    for (const [type, response] of Object.entries(gatewayResponses)) {
-      const headers: Record<string, string> = {};
-      if (type === 'THROTTLED') headers['Retry-After'] = "'1'";
-      if (stage.storefrontOrigins.length > 0) {
-        // Browsers hide error bodies without CORS headers; these bodies carry only a request id.
-        headers['Access-Control-Allow-Origin'] = 'method.request.header.Origin';
-        headers.Vary = "'Origin'";
-      }
+    // Our bodies and headers on API Gateway's own answers; CORS only for a listed origin, never the
+    // request's Origin echoed back (shared/http/gateway-responses.ts).
+    const quoted = (type: GatewayResponseType) =>
+      Object.fromEntries(
+        Object.entries(gatewayResponseHeaders(type, stage.storefrontOrigins)).map(([k, v]) => [k, `'${v}'`]),
+      );
+    for (const [type, response] of Object.entries(gatewayResponses) as [
+      keyof typeof gatewayResponses,
+      (typeof gatewayResponses)[keyof typeof gatewayResponses],
+    ][]) {
       api.addGatewayResponse(`Response${type}`, {
         type: ResponseType.of(type),
         statusCode: String(response.status),
         templates: { 'application/json': JSON.stringify(response.body) },
-        responseHeaders: headers,
+        responseHeaders: quoted(type),
       });
+    }
+    for (const type of headerOnlyGatewayResponses) {
+      api.addGatewayResponse(`Response${type}`, { type: ResponseType.of(type), responseHeaders: quoted(type) });
     }
 
     functions.get('webhooks').useAuthorizerCacheFlush(api, stage.name);
+    functions.get('token-refresher').useAuthorizerCacheFlush(api, stage.name);
 
     acknowledge(
       api.deploymentStage,
@@ -228,13 +267,13 @@ export class Api extends Construct {
     );
   }
 
-  /** https://{id}.execute-api.{region}.amazonaws.com/{stage}/ */
+  /** https://{id}.execute-api.{region}.amazonaws.com/{stage}/, or https://{custom domain}/ */
   get url(): string {
-    return this.restApi.url;
+    return this.publicUrl;
   }
 
   urlFor(path: string): string {
-    return this.restApi.urlForPath(path);
+    return `${this.publicUrl}${path.replace(/^\//, '')}`;
   }
 
   get stageArn(): string {
@@ -248,17 +287,20 @@ function pathParameters(route: Route): Record<string, boolean> | undefined {
   return Object.fromEntries(names.map((n) => [`method.request.path.${n}`, true]));
 }
 
-function browserCallable(route: Route): boolean {
-  return route.key === 'publishable';
+/** Publishable-key routes are for storefront pages, except the card-data route unless the stage opts in. */
+function browserCallable(route: Route, stage: StageConfig): boolean {
+  return route.key === 'publishable' && (!route.cardData || stage.tokensCors);
 }
 
 function unauthenticatedReason(route: Route): string {
-  switch (route.fn) {
-    case 'health':
+  switch (route.path) {
+    case '/health':
       return 'GET /health is a liveness probe: no key, no I/O, no data (API.md §2.1).';
-    case 'oauth-callback':
-      return 'GET /v1/oauth/callback is where Clover redirects a merchant’s browser after install; it carries no API key. The function authenticates the request by exchanging the single-use OAuth code with Clover and checking client_id (API.md §2.2).';
-    case 'webhooks':
+    case '/v1/oauth/launch':
+      return 'GET /v1/oauth/launch is the app’s launch URL, where Clover sends a merchant’s browser with the merchant id only; it carries no API key, reads nothing and writes nothing: it answers a redirect to Clover’s authorize page with a signed, short-lived, single-use state (API.md §2.5).';
+    case '/v1/oauth/callback':
+      return 'GET /v1/oauth/callback is where Clover redirects a merchant’s browser after install; it carries no API key. The function authenticates the request by exchanging the single-use OAuth code with Clover, checking client_id and the launch state, and proving the merchant with the new token (GET /v3/merchants/{id}, PAKMS merchantUuid) before it stores anything (API.md §2.2).';
+    case '/v1/webhooks/clover':
       return 'POST /v1/webhooks/clover is called by Clover, which cannot hold our API keys; the function compares the X-Clover-Auth header with the app’s webhook code in constant time (API.md §2.2).';
     default:
       return `${route.method} ${route.path} is a route without a key in shared/routes.ts.`;

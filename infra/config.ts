@@ -22,6 +22,20 @@ export interface StageConfig {
   readonly deletionProtection: boolean;
   /** Browser origins allowed to call the publishable-key routes (CORS). Empty: no CORS at all. */
   readonly storefrontOrigins: readonly string[];
+  /**
+   * Opt-in: let storefront pages call POST /v1/tokens from the browser (CORS). Off by default:
+   * page JavaScript that posts raw card numbers puts the merchant's site in PCI DSS scope for
+   * handling PANs (SAQ D instead of SAQ A); the hosted iframe keeps card data off the page.
+   * README "Card data and PCI scope".
+   */
+  readonly tokensCors: boolean;
+  /**
+   * Optional custom domain (`-c domainName=api.example.com -c certificateArn=arn:aws:acm:…`):
+   * a regional API Gateway domain with the TLS 1.2 security policy, and the default execute-api
+   * endpoint (which accepts TLS 1.0) disabled, so that every client — card numbers on
+   * POST /v1/tokens included — reaches the API over TLS 1.2 or later. docs/deploy.md.
+   */
+  readonly customDomain: { readonly domainName: string; readonly certificateArn: string } | null;
   /** Per-API-key requests per second, averaged over a minute (WAF RatePerKey); 0 turns the rule off. */
   readonly merchantRateLimit: number;
   /** Whole-stage steady rate and burst (API Gateway stage throttling). */
@@ -57,6 +71,8 @@ export function stageConfig(node: Node): StageConfig {
     removalPolicy: production ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     deletionProtection: production,
     storefrontOrigins: origins(node.tryGetContext('storefrontOrigins')),
+    tokensCors: flag(node, 'tokensCors'),
+    customDomain: customDomain(node),
     merchantRateLimit: nonNegative(node, 'merchantRateLimit', DEFAULTS.merchantRateLimit),
     stageRateLimit: nonNegative(node, 'stageRateLimit', DEFAULTS.stageRateLimit),
     stageBurstLimit: nonNegative(node, 'stageBurstLimit', DEFAULTS.stageBurstLimit),
@@ -76,6 +92,29 @@ function origins(value: unknown): string[] {
     }
   }
   return out;
+}
+
+function flag(node: Node, key: string): boolean {
+  const v = node.tryGetContext(key);
+  if (v === undefined || v === null || v === '' || v === false || v === 'false') return false;
+  if (v === true || v === 'true') return true;
+  throw new Error(`context "${key}" must be true or false, got "${String(v)}"`);
+}
+
+function customDomain(node: Node): StageConfig['customDomain'] {
+  const domainName = node.tryGetContext('domainName');
+  const certificateArn = node.tryGetContext('certificateArn');
+  if (!domainName && !certificateArn) return null;
+  if (!domainName || !certificateArn) {
+    throw new Error('context "domainName" and "certificateArn" go together: a custom domain needs its ACM certificate');
+  }
+  if (!/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/.test(String(domainName))) {
+    throw new Error(`context "domainName": "${String(domainName)}" is not a lower-case host name like api.example.com`);
+  }
+  if (!/^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/.test(String(certificateArn))) {
+    throw new Error(`context "certificateArn": "${String(certificateArn)}" is not an ACM certificate ARN`);
+  }
+  return { domainName: String(domainName), certificateArn: String(certificateArn) };
 }
 
 function nonNegative(node: Node, key: string, fallback: number): number {

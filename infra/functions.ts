@@ -2,32 +2,35 @@
  * Every Lambda function and exactly what it may touch. The table below is the permission matrix
  * of the system; change a line here and the tests in test/infra/iam.test.ts say what moved.
  *
- * | function          | table      | app secret | merchant secrets            | other                   |
- * |-------------------|------------|------------|-----------------------------|-------------------------|
- * | health            | –          | –          | –                           |                         |
- * | authorizer        | read       | –          | –                           |                         |
- * | tokens            | GetItem    | –          | –                           | (PAN path: nothing else)|
- * | checkout-config   | read       | read       | –                           |                         |
- * | oauth-callback    | readwrite  | read       | manage: get/create/put/     |                         |
- * |                   |            |            | update/restore              |                         |
- * | webhooks          | readwrite  | read       | delete only                 | flush authorizer cache  |
- * | token-refresher   | readwrite  | read       | refresh: get/put            |                         |
- * | charges, refunds, | readwrite  | read       | refresh: get/put (once, on  |                         |
- * | checkout-sessions,|            |            | a Clover 401)               |                         |
- * | reconciler        |            |            |                             |                         |
- * | events-api        | readwrite  | –          | –                           |                         |
- * | event-publisher   | readwrite  | –          | –                           | table stream, event bus,|
- * |                   |            |            |                             | stream DLQ (send)       |
- * | event-deliverer   | readwrite  | –          | –                           | table stream, stream DLQ|
+ * | function          | table (partition keys)             | app secret | merchant secrets        | other                  |
+ * |-------------------|------------------------------------|------------|-------------------------|------------------------|
+ * | health            | –                                  | –          | –                       |                        |
+ * | authorizer        | GetItem (APIKEY#, MERCHANT#)       | –          | –                       |                        |
+ * | tokens            | GetItem (MERCHANT#; summary attrs) | –          | –                       | (PAN path)             |
+ * | checkout-config   | GetItem (MERCHANT#; summary attrs) | –          | –                       |                        |
+ * | oauth-callback    | readwrite (MERCHANT#, OAUTHSTATE#) | read       | manage: get/create/put/ |                        |
+ * |                   |                                    |            | update/restore          |                        |
+ * | webhooks          | readwrite (MERCHANT#, WEBHOOK#…)   | read       | delete, recoverable only| flush authorizer cache |
+ * | token-refresher   | readwrite (MERCHANT#, MERCHANTS)   | read       | refresh: get/put;       | flush authorizer cache |
+ * |                   |                                    |            | delete, recoverable only| (uninstall follow-ups) |
+ * | charges, refunds, | readwrite                          | read       | refresh: get/put (once, |                        |
+ * | checkout-sessions,|                                    |            | on a Clover 401)        |                        |
+ * | reconciler        |                                    |            |                         |                        |
+ * | events-api        | readwrite                          | –          | –                       |                        |
+ * | event-publisher   | readwrite                          | –          | –                       | table stream, event bus,|
+ * |                   |                                    |            |                         | stream DLQ (send)      |
+ * | event-deliverer   | readwrite                          | –          | –                       | table stream, stream DLQ|
  *
- * tokens sees card numbers (the API-only flow), so it gets the smallest role: it reads the merchant
- * record (PAKMS key) and nothing else — no Secrets Manager, no writes. It learns Clover's hosts
- * from CLOVER_ENVIRONMENT, not from the app secret.
+ * tokens sees card numbers (the API-only flow), so it gets the smallest role: GetItem of a merchant
+ * record's summary (merchant id, status, PAKMS key) and nothing else — no other item, no other
+ * attribute, no Secrets Manager, no writes. It learns Clover's hosts from CLOVER_ENVIRONMENT, not
+ * from the app secret. checkout-config has the same role: it never needed the app secret either.
  */
 import { Duration } from 'aws-cdk-lib';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
 import type { FunctionName } from '../shared/routes';
+import { leadingKeys, merchantSummaryAttributes } from '../shared/store/keys';
 import type { StageConfig } from './config';
 import type { Data } from './data';
 import { CLOVER_TIMEOUT_MS, cloverCallsTimeout, HouseFunction } from './house-function';
@@ -45,9 +48,9 @@ const SPECS: Record<FunctionName, Spec> = {
   health: { description: 'GET /health', timeout: Duration.seconds(3), clover: false },
   authorizer: { description: 'REQUEST authorizer: API key → merchant', timeout: Duration.seconds(5), clover: false },
   'oauth-callback': {
-    description: 'Merchant onboarding: OAuth code exchange, PAKMS key',
-    // Two Clover calls in a row (token exchange, then PAKMS): 2 × 8 s + margin, under API Gateway's 29 s.
-    timeout: cloverCallsTimeout(2),
+    description: 'Merchant onboarding: launch redirect, OAuth code exchange, merchant proof, PAKMS key',
+    // Three Clover calls in a row (token exchange, GET /v3/merchants, PAKMS): 3 × 8 s + margin, under API Gateway's 29 s.
+    timeout: cloverCallsTimeout(3),
     clover: true,
   },
   webhooks: { description: 'Clover app webhooks', timeout: cloverCallsTimeout(1), clover: false },
@@ -98,18 +101,32 @@ export class Functions extends Construct {
     }
 
     const app = secrets.appSecret;
-    this.get('authorizer').useTable(data, 'read');
-    this.get('tokens').useTable(data, 'get');
-    this.get('checkout-config').useTable(data, 'read').useAppSecret(app, secrets.key);
+    const lk = leadingKeys;
+    // The card-data function and the config function read one merchant record's summary, nothing else.
+    const merchantSummary = { leadingKeys: [lk.merchants], attributes: merchantSummaryAttributes };
+    this.get('authorizer').useTable(data, 'get', { leadingKeys: [lk.apiKeys, lk.merchants] });
+    this.get('tokens').useTable(data, 'get', merchantSummary);
+    this.get('checkout-config').useTable(data, 'get', merchantSummary);
     this.get('oauth-callback')
-      .useTable(data, 'readwrite')
+      .useTable(data, 'readwrite', { leadingKeys: [lk.merchants, lk.oauthStates] })
       .useAppSecret(app, secrets.key)
       .useMerchantSecrets(secrets, 'manage');
-    this.get('webhooks').useTable(data, 'readwrite').useAppSecret(app, secrets.key).useMerchantSecretDeletion(secrets);
+    this.get('webhooks')
+      .useTable(data, 'readwrite', { leadingKeys: [lk.merchants, lk.webhookVerification] })
+      .useAppSecret(app, secrets.key)
+      .useMerchantSecretDeletion(secrets);
+    // The refresher also re-runs uninstall follow-ups that failed (secret deletion, cache flush).
+    this.get('token-refresher')
+      .useTable(data, 'readwrite', { leadingKeys: [lk.merchants, lk.merchantsIndex] })
+      .useAppSecret(app, secrets.key)
+      .useMerchantSecrets(secrets, 'refresh')
+      .useMerchantSecretDeletion(secrets);
+    // TODO(integrator): the payment functions are being rewritten; scope them with leadingKeys too
+    // once their key prefixes settle (MERCHANT#*, the pending-charges index, the decline counters).
     this.get('events-api').useTable(data, 'readwrite');
     this.get('event-publisher').useTable(data, 'readwrite');
     this.get('event-deliverer').useTable(data, 'readwrite');
-    for (const name of ['charges', 'refunds', 'checkout-sessions', 'reconciler', 'token-refresher'] as const) {
+    for (const name of ['charges', 'refunds', 'checkout-sessions', 'reconciler'] as const) {
       this.get(name).useTable(data, 'readwrite').useAppSecret(app, secrets.key).useMerchantSecrets(secrets, 'refresh');
     }
   }

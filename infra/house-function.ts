@@ -96,6 +96,18 @@ const NEVER_LOADED_ON_LAMBDA = [
 export type TableAccess = 'get' | 'read' | 'readwrite';
 export type MerchantSecretAccess = 'read' | 'refresh' | 'manage';
 
+/** Fine-grained conditions on a table grant (DynamoDB's IAM condition keys). */
+export interface TableScope {
+  /**
+   * The partition-key values the function may touch (`dynamodb:LeadingKeys`, StringLike patterns
+   * from shared/store/keys.ts `leadingKeys`). The key must be present, so a Scan or a Query that
+   * does not fix the partition key is refused too.
+   */
+  readonly leadingKeys?: readonly string[];
+  /** The only attributes it may read (`dynamodb:Attributes`, with `Select = SPECIFIC_ATTRIBUTES`). */
+  readonly attributes?: readonly string[];
+}
+
 const TABLE_READ = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'];
 const TABLE_WRITE = [
   'dynamodb:PutItem',
@@ -175,13 +187,30 @@ export class HouseFunction extends NodejsFunction {
     (this.node.defaultChild as CfnFunction).addResourceDependency(this.policy.node.defaultChild as CfnManagedPolicy);
   }
 
-  /** DynamoDB: `get` = GetItem only; `read` adds Query/BatchGet (table and its indexes); `readwrite` adds writes. */
-  useTable(data: Data, access: TableAccess): this {
+  /**
+   * DynamoDB: `get` = GetItem only; `read` adds Query/BatchGet (table and its indexes); `readwrite`
+   * adds writes. `scope` narrows the grant to partition keys and attributes (TableScope).
+   */
+  useTable(data: Data, access: TableAccess, scope: TableScope = {}): this {
     const { table } = data;
     const actions =
       access === 'get' ? ['dynamodb:GetItem'] : access === 'read' ? TABLE_READ : [...TABLE_READ, ...TABLE_WRITE];
     const resources = access === 'get' ? [table.tableArn] : [table.tableArn, ...data.indexArns];
-    this.allow(`Table${pascal(access)}`, actions, resources);
+    const conditions: Record<string, Record<string, unknown>> = {};
+    if (scope.leadingKeys) {
+      conditions['ForAllValues:StringLike'] = { 'dynamodb:LeadingKeys': [...scope.leadingKeys] };
+      conditions.Null = { 'dynamodb:LeadingKeys': 'false' };
+    }
+    if (scope.attributes) {
+      conditions['ForAllValues:StringEquals'] = { 'dynamodb:Attributes': [...scope.attributes] };
+      conditions.StringEquals = { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' };
+    }
+    this.allow(
+      `Table${pascal(access)}`,
+      actions,
+      resources,
+      Object.keys(conditions).length > 0 ? conditions : undefined,
+    );
     // The table is encrypted with the data key: DynamoDB uses it with the caller's permissions.
     const key = table.encryptionKey;
     if (!key) throw new Error('the table must use a customer-managed key');
@@ -196,7 +225,7 @@ export class HouseFunction extends NodejsFunction {
     return this;
   }
 
-  /** Reads the app secret (APP_SECRET_ID). */
+  /** Reads the app secret (APP_SECRET_ID): the OAuth client, the webhook auth code. */
   useAppSecret(secret: ISecret, key: IKey): this {
     this.allow('ReadAppSecret', ['secretsmanager:GetSecretValue'], [secret.secretArn]);
     this.allowKey(key, 'secretsmanager', ['kms:Decrypt']);
@@ -232,9 +261,21 @@ export class HouseFunction extends NodejsFunction {
     return this;
   }
 
-  /** Schedules deletion of merchant secrets (app uninstall). Reading them is a separate grant. */
+  /**
+   * Schedules deletion of merchant secrets (app uninstall), always with a recovery window: never
+   * ForceDeleteWithoutRecovery, and a window of at least MIN_RECOVERY_WINDOW_DAYS, so that a
+   * mistaken or forged uninstall can be undone by RestoreSecret. Reading them is a separate grant.
+   */
   useMerchantSecretDeletion(secrets: Secrets): this {
-    this.allow('DeleteMerchantSecrets', ['secretsmanager:DeleteSecret'], [secrets.merchantSecretArnPattern]);
+    this.allow(
+      'DeleteMerchantSecretsRecoverably',
+      ['secretsmanager:DeleteSecret'],
+      [secrets.merchantSecretArnPattern],
+      {
+        BoolIfExists: { 'secretsmanager:ForceDeleteWithoutRecovery': 'false' },
+        NumericGreaterThanEqualsIfExists: { 'secretsmanager:RecoveryWindowInDays': MIN_RECOVERY_WINDOW_DAYS },
+      },
+    );
     this.addEnvironment('MERCHANT_SECRET_PREFIX', secrets.merchantSecretPrefix);
     return this;
   }
@@ -328,6 +369,9 @@ export class HouseFunction extends NodejsFunction {
 function pascal(s: string): string {
   return s.replace(/(^|[^a-z0-9])([a-z0-9])/gi, (_m, _sep, c: string) => c.toUpperCase());
 }
+
+/** An uninstalled merchant's OAuth secret stays recoverable this long (shared/secrets/merchant-tokens.ts uses 7). */
+export const MIN_RECOVERY_WINDOW_DAYS = 7;
 
 /** Lambda timeouts derived from the Clover client timeout (shared/config.ts CLOVER_TIMEOUT_MS). */
 export const CLOVER_TIMEOUT_MS = 8000;

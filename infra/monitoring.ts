@@ -8,14 +8,21 @@
  * - CloverErrors (Count): a Clover call failed (5xx, timeout, connection error, unexpected 4xx).
  * - OldestPendingChargeAgeSeconds (Seconds): emitted by every reconciler run, 0 when none pending.
  * - TokenRefreshFailures (Count): a merchant's OAuth refresh failed.
+ * - MerchantMismatch (Count): an install presented a code of another merchant (shared/onboarding.ts).
+ * - WebhookAuthFailures (Count): a webhook POST without the right X-Clover-Auth (functions/webhooks).
+ * - UninstallFollowUpsPending (Count): uninstalls whose secret deletion or cache flush failed.
+ * - CardDeclines (Count): declined card attempts — emitted by the charge paths (issue 13, the
+ *   card-testing defences), alarmed here against the charge functions' invocations.
  * Derived here from logs by metric filters (no code involved, no dimension):
  * - ApiThrottledRequests, from the access log (status 429: stage throttling or the functions' own
  *   rate_limit_error).
  * - AwsAccessDenied, from every function's log group: a log line naming `AccessDeniedException`,
  *   i.e. an AWS call the function's role is not allowed to make (a missing grant in
  *   infra/house-function.ts, or a key or resource policy that changed).
+ * - ApiUnauthorized / ApiForbidden, from the access log (status 401 / 403): refused keys.
+ * And WAF's own BlockedRequests (namespace AWS/WAFV2) for the web ACL.
  */
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Stack } from 'aws-cdk-lib';
 import {
   Alarm,
   AlarmStatusWidget,
@@ -54,6 +61,18 @@ export const THRESHOLDS = {
   scheduledJobErrorsPer15Min: 3,
   /** One denied AWS call is already a bug: the roles grant exactly what the code does. */
   accessDeniedPer5Min: 1,
+  /** 401s and 403s: key guessing or a leaked, revoked key in use. A storefront with a bad key makes a few. */
+  authFailuresPer5Min: 100,
+  /** Clover sends the right code; a refused webhook is a probe or a rotated code not yet in the app secret. */
+  webhookAuthFailuresPer5Min: 5,
+  /** WAF blocks (rate rules, managed rules, body size) in 5 minutes. */
+  wafBlockedPer5Min: 300,
+  /** Declined card attempts as a % of the charge functions' invocations (card testing). */
+  declinePercent: 30,
+  /** One takeover attempt is worth a look. */
+  merchantMismatchPer5Min: 1,
+  /** Follow-ups still pending after three refresher runs (15 minutes). */
+  uninstallFollowUpPeriods: 3,
 } as const;
 
 /** The term a function's log line carries when AWS refused one of its calls (the SDK error name). */
@@ -91,7 +110,15 @@ export class Monitoring extends Construct {
   constructor(
     scope: Construct,
     id: string,
-    props: { stage: StageConfig; api: Api; functions: Functions; key: IKey; alarmEmail: string },
+    props: {
+      stage: StageConfig;
+      api: Api;
+      functions: Functions;
+      key: IKey;
+      alarmEmail: string;
+      /** The WAF web ACL's name, for its BlockedRequests metric. */
+      webAclName: string;
+    },
   ) {
     super(scope, id);
     const { stage, api, functions } = props;
@@ -240,6 +267,94 @@ export class Monitoring extends Construct {
       THRESHOLDS.accessDeniedPer5Min,
       1,
       'A function was refused an AWS call (AccessDeniedException in its log): a missing grant.',
+      action,
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    );
+
+    // Security signals (docs/operations.md has a runbook entry for each).
+    const statusFilter = (id: string, status: string, metricName: string) =>
+      new MetricFilter(this, id, {
+        logGroup: api.accessLogs,
+        filterPattern: FilterPattern.stringValue('$.status', '=', status),
+        metricNamespace: METRICS_NAMESPACE,
+        metricName,
+        metricValue: '1',
+      }).metric({ period: five, statistic: 'Sum' });
+    const unauthorized = statusFilter('UnauthorizedFilter', '401', 'ApiUnauthorized');
+    const forbidden = statusFilter('ForbiddenFilter', '403', 'ApiForbidden');
+    this.add(
+      'AuthFailures',
+      new MathExpression({
+        label: '401 + 403',
+        expression: 'FILL(u, 0) + FILL(f, 0)',
+        usingMetrics: { u: unauthorized, f: forbidden },
+        period: five,
+      }),
+      THRESHOLDS.authFailuresPer5Min,
+      1,
+      `At least ${THRESHOLDS.authFailuresPer5Min} requests in 5 minutes were refused 401/403 (keys guessed, or a revoked or wrong key in use).`,
+      action,
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    );
+    this.add(
+      'WebhookAuthFailures',
+      custom('WebhookAuthFailures', 'Sum'),
+      THRESHOLDS.webhookAuthFailuresPer5Min,
+      1,
+      'Webhook POSTs were refused for a missing or wrong X-Clover-Auth (a probe, or a rotated code not yet in the app secret).',
+      action,
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    );
+    this.add(
+      'WafBlocks',
+      new Metric({
+        namespace: 'AWS/WAFV2',
+        metricName: 'BlockedRequests',
+        dimensionsMap: { WebACL: props.webAclName, Region: Stack.of(this).region, Rule: 'ALL' },
+        statistic: 'Sum',
+        period: five,
+      }),
+      THRESHOLDS.wafBlockedPer5Min,
+      1,
+      `WAF blocked at least ${THRESHOLDS.wafBlockedPer5Min} requests in 5 minutes (rate rules, managed rules, oversized bodies).`,
+      action,
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    );
+    // TODO(integrator): the denominator is the invocations of the two functions that send charges
+    // (GET routes of `charges` included, so the rate reads low). Once the pay paths emit a metric of
+    // charge attempts sent to Clover beside CardDeclines, divide by that instead.
+    this.add(
+      'DeclineRate',
+      new MathExpression({
+        label: 'declines % of charge invocations',
+        expression: `IF((FILL(c, 0) + FILL(s, 0)) >= ${THRESHOLDS.minRequestsForRate}, 100 * FILL(d, 0) / (FILL(c, 0) + FILL(s, 0)), 0)`,
+        usingMetrics: {
+          d: custom('CardDeclines', 'Sum'),
+          c: functions.get('charges').metricInvocations({ period: five, statistic: 'Sum' }),
+          s: functions.get('checkout-sessions').metricInvocations({ period: five, statistic: 'Sum' }),
+        },
+        period: five,
+      }),
+      THRESHOLDS.declinePercent,
+      2,
+      `More than ${THRESHOLDS.declinePercent}% of charge attempts declined for 10 minutes: card testing, or an issuer problem.`,
+      action,
+    );
+    this.add(
+      'MerchantMismatch',
+      custom('MerchantMismatch', 'Sum'),
+      THRESHOLDS.merchantMismatchPer5Min,
+      1,
+      'An install presented an authorization code of another merchant than the merchant_id it claimed (a takeover attempt); nothing was stored.',
+      action,
+      ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    );
+    this.add(
+      'UninstallFollowUpsPending',
+      custom('UninstallFollowUpsPending', 'Sum'),
+      1,
+      THRESHOLDS.uninstallFollowUpPeriods,
+      'Uninstall follow-ups (secret deletion, authorizer cache flush) failed three refresher runs in a row: an uninstalled merchant’s keys may still work from the cache.',
       action,
       ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
     );

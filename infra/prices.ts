@@ -134,9 +134,13 @@ export const stackFixtures = {
   kmsKeys: 2,
   wafRules: 5,
   /** Metrics evaluated by the alarms in infra/monitoring.ts (metric math counts each metric). */
-  alarmMetrics: 28,
-  /** CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests, AwsAccessDenied, WebhookDeliveriesFailed. */
-  customMetrics: 6,
+  alarmMetrics: 37,
+  /**
+   * CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests, AwsAccessDenied,
+   * WebhookDeliveriesFailed, ApiUnauthorized, ApiForbidden, WebhookAuthFailures, MerchantMismatch,
+   * UninstallFollowUpsPending, CardDeclines.
+   */
+  customMetrics: 12,
   /** Scheduled runs a month: reconciler and event-deliverer every minute, token-refresher every 5 minutes (30-day month). */
   reconcilerRuns: 43_200,
   refresherRuns: 8_640,

@@ -80,6 +80,7 @@ export class PaymentsStack extends Stack {
       functions: this.functions,
       key: this.keys.ops,
       alarmEmail: alarmEmail.valueAsString,
+      webAclName: stage.prefix,
     });
 
     this.events.addAlarms(new SnsAction(this.monitoring.topic), this.functions);
@@ -91,6 +92,16 @@ export class PaymentsStack extends Stack {
       value: this.api.urlFor('/v1/oauth/callback'),
       description: "The Clover app's Site URL / redirect URL",
     });
+    new CfnOutput(this, 'OAuthLaunchUrl', {
+      value: this.api.urlFor('/v1/oauth/launch'),
+      description: "The Clover app's Alternate Launch Path (OAuth v2): Clover opens it with ?merchant_id=…",
+    });
+    if (this.api.domainTarget) {
+      new CfnOutput(this, 'CustomDomainTarget', {
+        value: this.api.domainTarget,
+        description: `Point ${stage.customDomain?.domainName} here (CNAME or alias record)`,
+      });
+    }
     new CfnOutput(this, 'WebhookUrl', {
       value: this.api.urlFor('/v1/webhooks/clover'),
       description: "The Clover app's webhook URL",
@@ -99,6 +110,12 @@ export class PaymentsStack extends Stack {
       value: this.events.bus.eventBusName,
       description: 'EventBridge bus every payment event is put on (source clover-payments); subscribe with a rule',
     });
+    // `npm run keys -- --stage <stage>` finds the stage's authorizer cache from these two.
+    new CfnOutput(this, 'RestApiId', {
+      value: this.api.restApi.restApiId,
+      description: 'REST API id (npm run keys flushes its authorizer cache after a revoke)',
+    });
+    new CfnOutput(this, 'StageName', { value: this.api.stageName, description: 'API Gateway stage name' });
     new CfnOutput(this, 'OperatorPolicyArn', {
       value: operators.policy.managedPolicyArn,
       description: 'Attach to the role or group your operators use for npm run keys (docs/operations.md)',

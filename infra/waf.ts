@@ -19,6 +19,7 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { CfnLoggingConfiguration, CfnWebACL, CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
 import { Construct } from 'constructs';
 import { MAX_BODY_BYTES } from '../shared/http/request';
+import { SECURITY_HEADERS } from '../shared/http/response';
 import type { StageConfig } from './config';
 
 export const WAF_RESPONSE_BODIES = {
@@ -58,6 +59,9 @@ export function wafRateLimit(requests: number, what: string): number {
   return limit;
 }
 
+/** WAF's answers carry the headers every answer of the API carries (shared/http/response.ts). */
+const securityHeaders = Object.entries(SECURITY_HEADERS).map(([name, value]) => ({ name, value }));
+
 export class Waf extends Construct {
   readonly webAcl: CfnWebACL;
   readonly logGroup: LogGroup;
@@ -95,7 +99,15 @@ export class Waf extends Construct {
               textTransformations: [{ priority: 0, type: 'NONE' }],
             },
           },
-          action: { block: { customResponse: { responseCode: 400, customResponseBodyKey: 'body_too_large' } } },
+          action: {
+            block: {
+              customResponse: {
+                responseCode: 400,
+                customResponseBodyKey: 'body_too_large',
+                responseHeaders: securityHeaders,
+              },
+            },
+          },
           visibilityConfig: metric('body-size'),
         },
         {
@@ -113,7 +125,7 @@ export class Waf extends Construct {
               customResponse: {
                 responseCode: 429,
                 customResponseBodyKey: 'rate_limited_ip',
-                responseHeaders: [{ name: 'Retry-After', value: '60' }],
+                responseHeaders: [{ name: 'Retry-After', value: '60' }, ...securityHeaders],
               },
             },
           },
@@ -151,7 +163,7 @@ export class Waf extends Construct {
                     customResponse: {
                       responseCode: 429,
                       customResponseBodyKey: 'rate_limited_key',
-                      responseHeaders: [{ name: 'Retry-After', value: '10' }],
+                      responseHeaders: [{ name: 'Retry-After', value: '10' }, ...securityHeaders],
                     },
                   },
                 },

@@ -20,7 +20,12 @@ import type {
   APIGatewayRequestAuthorizerEvent,
   Context,
 } from 'aws-lambda';
-import { authorizerCacheTtlSeconds, renderGatewayBody } from '../shared/http/gateway-responses';
+import {
+  authorizerCacheTtlSeconds,
+  type GatewayResponseType,
+  gatewayResponseHeaders,
+  renderGatewayBody,
+} from '../shared/http/gateway-responses';
 import type { FunctionName } from '../shared/routes';
 import { matchRoute } from '../shared/routes';
 import { answerBeforeRefusing } from './client-errors';
@@ -44,6 +49,8 @@ export interface GatewayOptions {
   authorizeControl?: (req: SignedRequest) => Denial | null;
   /** Mirrors API Gateway's 10 MB payload limit; bodies above it get 413. */
   maxPayloadBytes?: number;
+  /** The stage's storefront origins (CORS), for the Gateway Responses' headers as the stack sets them. */
+  storefrontOrigins?: readonly string[];
 }
 
 export interface Gateway {
@@ -70,6 +77,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     throw Object.assign(new Error(r.errorMessage), { name: r.errorType });
   };
   const authCache = new Map<string, { result: APIGatewayAuthorizerResult; until: number }>();
+  const origins = opts.storefrontOrigins ?? [];
+  /** Headers of a Gateway Response, as infra/api.ts installs them (shared/http/gateway-responses.ts). */
+  const gatewayHeaders = (type: GatewayResponseType, requestId: string): Record<string, string> => ({
+    'Content-Type': 'application/json',
+    ...gatewayResponseHeaders(type, origins),
+    'x-amzn-RequestId': requestId,
+    'Request-Id': requestId,
+  });
   const mounts: [string, (req: http.IncomingMessage, res: http.ServerResponse) => void][] = [];
 
   const server = http.createServer(async (req, res) => {
@@ -91,13 +106,23 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       for await (const c of req) {
         size += (c as Buffer).length;
         if (size > (opts.maxPayloadBytes ?? 10 * 1024 * 1024)) {
-          return finish(413, { 'Content-Type': 'application/json' }, JSON.stringify({ message: 'Request Too Long' }));
+          return finish(413, gatewayHeaders('DEFAULT_4XX', requestId), JSON.stringify({ message: 'Request Too Long' }));
         }
         chunks.push(c as Buffer);
       }
       const raw = Buffer.concat(chunks);
 
       const flush = url.pathname.match(/^\/restapis\/([^/]+)\/stages\/([^/]+)\/cache\/authorizers$/);
+      const invokeApi = url.pathname.match(/^\/2015-03-31\/functions\/([a-z-]+)\/invocations$/);
+      // AWS's control plane (the cache flush, Lambda's Invoke) is not the API: a web page the developer
+      // opens must not reach it through the browser. 403 without CORS headers.
+      if ((flush || invokeApi) && fromBrowser(req)) {
+        return finish(
+          403,
+          { 'Content-Type': 'application/json' },
+          JSON.stringify({ message: 'Forbidden: control-plane calls are not taken from web pages' }),
+        );
+      }
       if (flush && method === 'DELETE') {
         const denial = opts.authorizeControl?.({
           service: 'apigateway',
@@ -116,7 +141,6 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
 
       // Lambda's Invoke API, for the scheduled functions (the local scheduler and tests call it).
-      const invokeApi = url.pathname.match(/^\/2015-03-31\/functions\/([a-z-]+)\/invocations$/);
       if (invokeApi && method === 'POST') {
         const fn = invokeApi[1] as FunctionName;
         if (fn !== 'reconciler' && fn !== 'token-refresher' && fn !== 'event-deliverer') {
@@ -138,17 +162,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       }
 
       const found = matchRoute(method, url.pathname);
-      if (!found) {
+      if (!found || 'methodNotAllowed' in found) {
+        // API Gateway's MISSING_AUTHENTICATION_TOKEN: a DEFAULT_4XX Gateway Response (its body, our headers).
         return finish(
           403,
-          { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' },
-          JSON.stringify({ message: 'Missing Authentication Token' }),
-        );
-      }
-      if ('methodNotAllowed' in found) {
-        return finish(
-          403,
-          { 'Content-Type': 'application/json', 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' },
+          { ...gatewayHeaders('DEFAULT_4XX', requestId), 'x-amzn-ErrorType': 'MissingAuthenticationTokenException' },
           JSON.stringify({ message: 'Missing Authentication Token' }),
         );
       }
@@ -161,12 +179,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           auth = await authorize(event);
         } catch (e) {
           log(`${method} ${url.pathname} 503 authorizer failed: ${(e as Error)?.name ?? 'Error'}`);
-          return finish(503, gatewayHeaders(requestId), renderGatewayBody('AUTHORIZER_FAILURE', requestId));
+          return finish(
+            503,
+            gatewayHeaders('AUTHORIZER_FAILURE', requestId),
+            renderGatewayBody('AUTHORIZER_FAILURE', requestId),
+          );
         }
         if (auth === 'UNAUTHORIZED' || auth === 'ACCESS_DENIED') {
           return finish(
             auth === 'UNAUTHORIZED' ? 401 : 403,
-            gatewayHeaders(requestId),
+            gatewayHeaders(auth, requestId),
             renderGatewayBody(auth, requestId),
           );
         }
@@ -185,7 +207,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (e) {
       // What API Gateway answers when the integration itself fails (DEFAULT_5XX Gateway Response).
       log(`${method} ${url.pathname} 502 integration error: ${(e as Error)?.name ?? 'Error'}`);
-      finish(502, gatewayHeaders(requestId), renderGatewayBody('DEFAULT_5XX', requestId));
+      finish(502, gatewayHeaders('DEFAULT_5XX', requestId), renderGatewayBody('DEFAULT_5XX', requestId));
     }
   });
 
@@ -277,8 +299,10 @@ export function authorizerEvent(event: APIGatewayProxyEvent, methodArn: string):
   } as APIGatewayRequestAuthorizerEvent;
 }
 
-function gatewayHeaders(requestId: string): Record<string, string> {
-  return { 'Content-Type': 'application/json', 'x-amzn-RequestId': requestId, 'Request-Id': requestId };
+/** A request a browser sent on a web page's behalf: it names the page's origin, or says where it came from. */
+function fromBrowser(req: http.IncomingMessage): boolean {
+  const site = req.headers['sec-fetch-site'];
+  return req.headers.origin !== undefined || (site !== undefined && site !== 'none');
 }
 
 function headerValue(headers: Record<string, string | undefined> | null, name: string): string | undefined {

@@ -175,7 +175,15 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
 
     const admin = credentials.get('admin')!;
     await ensureTable(localDynamoClient(dynamodbEndpoint.url, admin), stack.tableName);
-    await ensureAppSecret(secretsManager.url, admin, stack, appConfig(app));
+    // Clover issues the webhook auth code only after the URL's verification handshake, which the
+    // webhooks function takes only while no code is configured: the first start (or a new port)
+    // goes through that set-up as ops do (docs/deploy.md), with the code left out until it is done.
+    const webhookUrl = `http://127.0.0.1:${opts.port}/v1/webhooks/clover`;
+    const verifyWebhook = emulator !== null && readWebhookState(opts.dataDir)?.url !== webhookUrl;
+    await ensureAppSecret(secretsManager.url, admin, stack, {
+      ...appConfig(app),
+      ...(verifyWebhook ? { webhook_auth_code: '' } : {}),
+    });
 
     const endpoints: Record<string, string> = {
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint.url,
@@ -186,6 +194,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
         ? { CLOVER_HOSTS_JSON: JSON.stringify(emulatorHosts(`http://127.0.0.1:${opts.emulatorPort}`)) }
         : {}),
     };
+    // The stack names its public URLs after the deployed API; here they are the gateway's.
+    const gatewayUrlFor = (path: string) => `http://127.0.0.1:${opts.port}${path}`;
     const lambdaFunctions = (s: LocalStack) =>
       [...s.functions.values()].map((f) => {
         const c = credentials.get(f.name)!;
@@ -193,6 +203,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
           ...f,
           environment: {
             ...f.environment,
+            ...(f.environment.OAUTH_REDIRECT_URL ? { OAUTH_REDIRECT_URL: gatewayUrlFor('/v1/oauth/callback') } : {}),
             ...opts.functionEnvironment,
             ...endpoints,
             AWS_ACCESS_KEY_ID: c.accessKeyId,
@@ -209,9 +220,15 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       stage: stack.stageName,
       invoke: (fn, event, requestId) => lambda.invoke(fn, event, requestId),
       authorizeControl: (req) => iam.authorizeApiGateway(req),
+      storefrontOrigins: stack.storefrontOrigins,
       log: (l) => log('gateway', l),
     });
     started.push(gateway);
+    if (emulator && verifyWebhook) {
+      await registerAppWebhook(emulator.url, app, webhookUrl, log);
+      await ensureAppSecret(secretsManager.url, admin, stack, appConfig(app));
+      writeFileSync(join(opts.dataDir, WEBHOOK_STATE_FILE), `${JSON.stringify({ url: webhookUrl })}\n`);
+    }
     started.push(startSchedules(gateway.url, log, opts.scheduleEveryMs));
 
     // Lambda's event source mappings on the table's stream (the events functions).
@@ -365,6 +382,50 @@ function appConfig(app: AppCredentials): AppConfig {
     environment: 'sandbox',
     post_install_redirect: null,
   };
+}
+
+const WEBHOOK_STATE_FILE = 'app-webhook.json';
+
+function readWebhookState(dataDir: string): { url: string } | null {
+  const file = join(dataDir, WEBHOOK_STATE_FILE);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as { url: string }) : null;
+}
+
+/**
+ * The developer-dashboard step, against the emulator: register the app's webhook URL (with the
+ * auth code Clover will put in X-Clover-Auth), and wait for the verification handshake the
+ * emulator then sends to the webhooks function.
+ */
+async function registerAppWebhook(
+  emulatorUrl: string,
+  app: AppCredentials,
+  webhookUrl: string,
+  log: (c: string, l: string) => void,
+): Promise<void> {
+  const r = await fetch(`${emulatorUrl}/_emulator/apps`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      client_id: app.client_id,
+      client_secret: app.client_secret,
+      webhook_url: webhookUrl,
+      webhook_auth_code: app.webhook_auth_code,
+    }),
+  });
+  if (r.status !== 201) throw new PlatformError(`the Clover emulator refused the app's webhook URL: ${r.status}`);
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    const deliveries = (await (
+      await fetch(`${emulatorUrl}/_emulator/app-webhooks?client_id=${encodeURIComponent(app.client_id)}`)
+    ).json()) as { kind: string; status: number | null; error: string | null }[];
+    const v = deliveries.filter((d) => d.kind === 'verification').at(-1);
+    if (v && (v.status !== null || v.error !== null)) {
+      log('clover', `app webhook verification ${v.status === 200 ? 'accepted' : `failed (${v.status ?? v.error})`}`);
+      return;
+    }
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  log('clover', 'app webhook verification: no answer in 15 s');
 }
 
 /** The emulator serves all of Clover's hosts on one port, by path (API.md §3). */

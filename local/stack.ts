@@ -41,6 +41,8 @@ export interface LocalStack {
   readonly appSecretKmsKeyId: string | undefined;
   readonly merchantSecretPrefix: string;
   readonly stageName: string;
+  /** The stage's storefront origins (CORS), as the template gives them to the browser-facing functions. */
+  readonly storefrontOrigins: readonly string[];
   /** The operator policy (`ops` profile), from the template's `<prefix>-operator` managed policy. */
   readonly operatorPolicies: readonly PolicyDocument[];
   /** A KmsKeyId as callers give it (id, ARN, alias) → the template key's ARN. */
@@ -87,6 +89,7 @@ export function localStack(build: SynthResult): LocalStack {
     appSecretKmsKeyId: app.kmsKeyId,
     merchantSecretPrefix: required('MERCHANT_SECRET_PREFIX'),
     stageName: required('STAGE_NAME'),
+    storefrontOrigins: (any('CORS_ALLOWED_ORIGINS') ?? '').split(',').filter(Boolean),
     operatorPolicies: operatorPolicies(json),
     kmsKeyArn: kmsKeyResolver(json, resolveContext),
     streamConsumers: streamConsumers(json, functions),

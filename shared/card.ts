@@ -33,6 +33,7 @@ export function brandOf(digits: string): CardBrand {
 
 export type CardCheckCode =
   | 'invalid_number'
+  | 'invalid_card_type'
   | 'invalid_expiry_month'
   | 'invalid_expiry_year'
   | 'expired_card'
@@ -62,8 +63,13 @@ export type CardCheck =
 /** Checks a card; `now` is injected so expiry is testable. Never echoes the number or CVV. */
 export function checkCard(input: CardInput, now: Date = new Date()): CardCheck {
   const number = String(input.number).replace(/[ -]/g, '');
-  if (!/^\d{12,19}$/.test(number) || !luhnValid(number))
+  // 13–19 digits: the lengths Clover's brands issue (Visa 13/16/19, Amex 15, Diners 14–19,
+  // Mastercard 16, Discover and JCB 16–19). The redactor covers 12–19 (shared/redact.ts).
+  if (!/^\d{13,19}$/.test(number) || !luhnValid(number))
     return { ok: false, code: 'invalid_number', param: 'card[number]' };
+  // A number of no brand Clover takes would only come back from Clover as `invalid_card_type`.
+  const brand = brandOf(number);
+  if (brand === 'UNKNOWN') return { ok: false, code: 'invalid_card_type', param: 'card[number]' };
   const monthText = String(input.exp_month).trim();
   if (!/^\d{1,2}$/.test(monthText) || Number(monthText) < 1 || Number(monthText) > 12) {
     return { ok: false, code: 'invalid_expiry_month', param: 'card[exp_month]' };
@@ -77,7 +83,6 @@ export function checkCard(input: CardInput, now: Date = new Date()): CardCheck {
   if (year < nowYear || (year === nowYear && month < now.getUTCMonth() + 1)) {
     return { ok: false, code: 'expired_card', param: 'card[exp_year]' };
   }
-  const brand = brandOf(number);
   const cvv = String(input.cvv).trim();
   const cvvLength = brand === 'AMEX' ? 4 : 3;
   if (!new RegExp(`^\\d{${cvvLength}}$`).test(cvv)) return { ok: false, code: 'invalid_cvc', param: 'card[cvv]' };

@@ -40,6 +40,10 @@ export const config = {
       .map((o) => o.trim())
       .filter(Boolean);
   },
+  /** Our OAuth callback URL, sent to Clover as `redirect_uri` by GET /v1/oauth/launch (set by the stack). */
+  get oauthRedirectUrl() {
+    return env.OAUTH_REDIRECT_URL ?? '';
+  },
   /** How long a container trusts its cached merchant record and secrets. */
   get cacheTtlMs() {
     return Number(env.CACHE_TTL_MS ?? 60_000);

@@ -6,21 +6,21 @@
  */
 import { config } from './config';
 import { ApiError, authenticationError, needsReauth } from './http/errors';
-import { getMerchant, type MerchantRecord } from './store/merchants';
+import { getMerchantSummary, type MerchantSummary } from './store/merchants';
 
-const cache = new Map<string, { record: MerchantRecord; until: number }>();
+const cache = new Map<string, { record: MerchantSummary; until: number }>();
 
 export function forgetMerchant(merchantId?: string): void {
   if (merchantId) cache.delete(merchantId);
   else cache.clear();
 }
 
-export async function merchantRecord(merchantId: string): Promise<MerchantRecord> {
+export async function merchantRecord(merchantId: string): Promise<MerchantSummary> {
   const now = Date.now();
   const hit = cache.get(merchantId);
   let record = hit && hit.until > now ? hit.record : null;
   if (!record) {
-    record = await getMerchant(merchantId);
+    record = await getMerchantSummary(merchantId);
     if (!record) throw authenticationError();
     cache.set(merchantId, { record, until: now + config.cacheTtlMs });
   }
@@ -28,7 +28,7 @@ export async function merchantRecord(merchantId: string): Promise<MerchantRecord
 }
 
 /** The merchant must be able to take payments: active, with its PAKMS key. */
-export async function activeMerchant(merchantId: string): Promise<MerchantRecord & { pakms_key: string }> {
+export async function activeMerchant(merchantId: string): Promise<MerchantSummary & { pakms_key: string }> {
   const m = await merchantRecord(merchantId);
   if (m.status === 'disabled') throw authenticationError('This merchant has uninstalled the app.');
   if (m.status === 'needs_reauth') throw needsReauth();
@@ -38,5 +38,5 @@ export async function activeMerchant(merchantId: string): Promise<MerchantRecord
       retryAfter: 1,
     });
   }
-  return m as MerchantRecord & { pakms_key: string };
+  return m as MerchantSummary & { pakms_key: string };
 }

@@ -9,7 +9,11 @@ export type MetricName =
   | 'TokenStoreFailures'
   | 'OldestPendingChargeAgeSeconds'
   | 'PendingChargesResolved'
-  | 'WebhookDeliveriesFailed';
+  | 'WebhookDeliveriesFailed'
+  // Security signals (issue 13), each alarmed in infra/monitoring.ts.
+  | 'MerchantMismatch'
+  | 'WebhookAuthFailures'
+  | 'UninstallFollowUpsPending';
 
 /** Emits one data point at once: our functions emit few metrics, and none may be lost to a crash. */
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];

@@ -36,14 +36,17 @@ export interface Route {
   readonly key: KeyKind;
   /** Requires an Idempotency-Key header (API.md §1.3). */
   readonly idempotent?: boolean;
+  /** Carries raw card numbers: not CORS-enabled for storefront pages unless a stage opts in (infra/config.ts `tokensCors`). */
+  readonly cardData?: boolean;
 }
 
 export const routes: readonly Route[] = [
   { method: 'GET', path: '/health', fn: 'health', key: 'none' },
+  { method: 'GET', path: '/v1/oauth/launch', fn: 'oauth-callback', key: 'none' },
   { method: 'GET', path: '/v1/oauth/callback', fn: 'oauth-callback', key: 'none' },
   { method: 'POST', path: '/v1/webhooks/clover', fn: 'webhooks', key: 'none' },
   { method: 'GET', path: '/v1/checkout-config', fn: 'checkout-config', key: 'publishable' },
-  { method: 'POST', path: '/v1/tokens', fn: 'tokens', key: 'publishable' },
+  { method: 'POST', path: '/v1/tokens', fn: 'tokens', key: 'publishable', cardData: true },
   { method: 'POST', path: '/v1/charges', fn: 'charges', key: 'secret', idempotent: true },
   { method: 'GET', path: '/v1/charges', fn: 'charges', key: 'secret' },
   { method: 'GET', path: '/v1/charges/{id}', fn: 'charges', key: 'secret' },

@@ -38,6 +38,7 @@ const http = new CloverHttp({
 
 const MESSAGES = {
   invalid_number: 'The card number is not a valid card number.',
+  invalid_card_type: 'The card brand is not one Clover accepts.',
   invalid_expiry_month: "The card's expiration month is invalid.",
   invalid_expiry_year: "The card's expiration year is invalid.",
   expired_card: 'The card has expired.',

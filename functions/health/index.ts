@@ -6,6 +6,12 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
  */
 export const handler = async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => ({
   statusCode: 200,
-  headers: { 'Content-Type': 'application/json', 'Request-Id': event.requestContext?.requestId ?? 'unknown' },
+  headers: {
+    'Content-Type': 'application/json',
+    // The same as shared/http/response.ts SECURITY_HEADERS (not imported: this bundle stays empty).
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+    'Request-Id': event.requestContext?.requestId ?? 'unknown',
+  },
   body: '{"status":"ok"}',
 });

@@ -9,14 +9,15 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { answerBeforeRefusing } from '../client-errors';
+import { appControl } from './app-webhooks';
 import { apikeyPrincipal, bearerPrincipal, type Principal } from './auth';
 import { captureCharge, createCharge, getCharge, listCharges } from './charges';
 import { defaultConfig } from './config';
 import type { Emu } from './context';
-import { control } from './control';
 import { ApiError, methodNotAllowed, notFound, type Reply, unauthorized } from './errors';
 import { type Fault, Faults } from './faults';
 import { type ApiRequest, BodyTooLarge, readBody, send } from './http';
+import { merchantRoutes } from './merchants';
 import { authorize, exchangeCode, pakmsApiKey, refresh } from './oauth';
 import { RateLimiter } from './ratelimit';
 import { createRefund, getRefund, listRefunds } from './refunds';
@@ -85,6 +86,7 @@ const ROUTES: Route[] = [
   { method: 'GET', pattern: /^\/oauth\/v2\/authorize$/, auth: 'none', handle: authorize },
   { method: 'POST', pattern: /^\/oauth\/v2\/token$/, auth: 'none', handle: exchangeCode },
   { method: 'POST', pattern: /^\/oauth\/v2\/refresh$/, auth: 'none', handle: refresh },
+  ...merchantRoutes,
 ];
 
 interface Match {
@@ -252,7 +254,7 @@ export async function startCloverEmulator(opts: CloverEmulatorOptions = {}): Pro
     if (path === '/_emulator' || path.startsWith('/_emulator/')) {
       let reply: Reply;
       try {
-        reply = control(controlDeps, req);
+        reply = appControl(controlDeps, req);
       } catch (err) {
         reply =
           err instanceof ApiError ? err.toReply() : { status: 500, body: { message: '500 Internal Server Error' } };

@@ -3,10 +3,11 @@
 // REFRESH_TOKEN_CAP stay active per merchant and app, the oldest being revoked first.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { appInstalled } from './app-webhooks';
 import type { Principal } from './auth';
 import type { Emu } from './context';
 import { type ApiError, cloverError, type Reply, unauthorized } from './errors';
-import { type ApiRequest, objectBody } from './http';
+import { type ApiRequest, header, objectBody } from './http';
 import { hex, opaqueToken } from './ids';
 import { pakmsKey } from './state';
 
@@ -24,13 +25,36 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(x, y);
 }
 
-/** GET /oauth/v2/authorize: what Clover does after a merchant installs the app. */
+/** The browser's Clover login (emulated as a cookie): the merchant whose dashboard is open. */
+export const SESSION_COOKIE = 'clover_merchant_id';
+
+function loggedInMerchant(req: ApiRequest): string | null {
+  const cookies = header(req, 'cookie') ?? '';
+  for (const part of cookies.split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === SESSION_COOKIE) return value.join('=') || null;
+  }
+  return null;
+}
+
+/**
+ * GET /oauth/v2/authorize, both ways in (clover-api.md §9.1):
+ * - v2: the app sends the browser here with `client_id`, `redirect_uri` and its own `state`; the
+ *   code is bound to the merchant logged in to Clover in that browser (the `clover_merchant_id`
+ *   cookie), whatever `merchant_id` the URL may name, and the redirect names that merchant.
+ * - the older direct redirect after an install from the App Market: no login, `merchant_id` in
+ *   the query names the installing merchant.
+ * Either way the app counts as installed for that merchant (an app webhook `CREATE`, once).
+ */
 export function authorize(emu: Emu, req: ApiRequest): Reply {
   const clientId = req.query.get('client_id');
   const redirectUri = req.query.get('redirect_uri');
-  const merchantId = req.query.get('merchant_id');
+  const session = loggedInMerchant(req);
+  const merchantId = session ?? req.query.get('merchant_id');
   if (!clientId || !emu.store.apps.has(clientId)) throw oauthError(400, 'invalid_client', 'Unknown client_id');
-  if (!merchantId || !emu.store.merchants.has(merchantId)) {
+  if (session !== null && !emu.store.merchants.has(session)) throw unauthorized();
+  if (!merchantId) throw oauthError(401, 'login_required', 'Log in to Clover first');
+  if (!emu.store.merchants.has(merchantId)) {
     throw oauthError(400, 'invalid_request', 'Unknown merchant_id');
   }
   let target: URL;
@@ -63,6 +87,7 @@ export function authorize(emu: Emu, req: ApiRequest): Reply {
   target.searchParams.set('code', code);
   const state = req.query.get('state');
   if (state !== null) target.searchParams.set('state', state);
+  appInstalled(emu, clientId, merchantId);
   return { status: 302, headers: { location: target.toString() } };
 }
 

@@ -16,6 +16,20 @@ export interface AppRecord {
   created: number;
 }
 
+/**
+ * An app's webhook registration (clover-api.md §10.1): the URL the developer entered, the
+ * verification code Clover POSTed to it, and the auth code every notification then carries as
+ * `X-Clover-Auth`; plus the merchants that have the app installed (an authorize installs, an
+ * uninstall removes), so that install and uninstall events are sent once each.
+ */
+export interface AppWebhookRecord {
+  client_id: string;
+  url: string | null;
+  verification_code: string | null;
+  auth_code: string;
+  installed_merchants: string[];
+}
+
 export interface MerchantRecord {
   merchant_id: string;
   public_key: string;
@@ -160,6 +174,7 @@ interface PersistedState {
   charges: ChargeRecord[];
   refunds: RefundRecord[];
   idempotency: IdempotencyRecord[];
+  app_webhooks?: AppWebhookRecord[];
 }
 
 const generateRsa = promisify(generateKeyPair);
@@ -193,6 +208,8 @@ export class Store {
   readonly refunds = new Map<string, RefundRecord>();
   /** keyed by idempotencyKey(merchant, key) */
   readonly idempotency = new Map<string, IdempotencyRecord>();
+  /** keyed by client_id; see AppWebhookRecord */
+  readonly appWebhooks = new Map<string, AppWebhookRecord>();
 
   private timer: NodeJS.Timeout | null = null;
   private writing: Promise<void> = Promise.resolve();
@@ -223,6 +240,7 @@ export class Store {
     fill(store.charges, persisted.charges, (c) => c.charge.id);
     fill(store.refunds, persisted.refunds, (r) => r.refund.id);
     fill(store.idempotency, persisted.idempotency, (r) => idempotencyKey(r.merchant_id, r.key));
+    fill(store.appWebhooks, persisted.app_webhooks, (w) => w.client_id);
     return store;
   }
 
@@ -243,6 +261,11 @@ export class Store {
     this.charges.clear();
     this.refunds.clear();
     this.idempotency.clear();
+    // An options app keeps its webhook registration, as it keeps itself; no merchant has it installed.
+    for (const [id, w] of this.appWebhooks) {
+      if (this.apps.has(id)) w.installed_merchants = [];
+      else this.appWebhooks.delete(id);
+    }
     this.changed();
   }
 
@@ -296,6 +319,7 @@ export class Store {
       charges: [...this.charges.values()],
       refunds: [...this.refunds.values()],
       idempotency: [...this.idempotency.values()],
+      app_webhooks: [...this.appWebhooks.values()],
     };
   }
 }

@@ -191,6 +191,10 @@ function ref(template: Template, name: string, ctx: ResolveContext, path: string
       return ctx.urlSuffix;
     case 'AWS::StackName':
       if (ctx.stackName !== undefined) return ctx.stackName;
+      break;
+    case 'AWS::StackId':
+      // CloudFormation's stack ARN ends in a UUID it picks at creation; locally a fixed one.
+      return `arn:${ctx.partition}:cloudformation:${ctx.region}:${ctx.accountId}:stack/${ctx.stackName ?? 'local'}/00000000-0000-4000-8000-000000000000`;
   }
   const param = template.Parameters?.[name];
   if (param) {

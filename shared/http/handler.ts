@@ -4,7 +4,7 @@ import { logger } from '../log';
 import type { Route } from '../routes';
 import { keyAllowed, matchRoute } from '../routes';
 import { ApiError, authenticationError, permissionError } from './errors';
-import { isApiError, json, toResponse } from './response';
+import { isApiError, json, SECURITY_HEADERS, toResponse } from './response';
 
 export type KeyKind = 'publishable' | 'secret';
 
@@ -56,7 +56,7 @@ export function httpHandler(handlers: Partial<Record<string, (ctx: AuthedContext
         result = toResponse(new ApiError(500, 'api_error', 'internal_error', 'An internal error occurred.'), requestId);
       }
     }
-    result.headers = { ...result.headers, ...corsHeaders(event), 'Request-Id': requestId };
+    result.headers = { ...result.headers, ...corsHeaders(event), ...SECURITY_HEADERS, 'Request-Id': requestId };
     return result;
   };
 }

@@ -3,6 +3,17 @@ import { ApiError } from './errors';
 
 export const jsonHeaders = { 'Content-Type': 'application/json' } as const;
 
+/**
+ * On every answer of the API — the functions' (shared/http/handler.ts), API Gateway's own
+ * (Gateway Responses, infra/api.ts) and WAF's (infra/waf.ts): answers carry PAKMS keys, client
+ * secrets and charges, so no browser or proxy cache may keep them, and a browser must not sniff a
+ * JSON body into something it would render or run.
+ */
+export const SECURITY_HEADERS = {
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+} as const;
+
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): APIGatewayProxyResult {
   return { statusCode: status, headers: { ...jsonHeaders, ...headers }, body: JSON.stringify(body) };
 }

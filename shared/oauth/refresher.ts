@@ -5,7 +5,7 @@
  */
 import { logger } from '../log';
 import { readMerchantTokens } from '../secrets/merchant-tokens';
-import { listMerchants } from '../store/merchants';
+import { listMerchants, type MerchantRecord } from '../store/merchants';
 import { refreshAccessToken } from './access-token';
 
 export interface RefreshReport {
@@ -15,8 +15,10 @@ export interface RefreshReport {
   needs_reauth: number;
 }
 
-export async function refreshExpiring(horizonMs: number): Promise<RefreshReport> {
-  const merchants = (await listMerchants()).filter((m) => m.status === 'active' || m.status === 'provisioning');
+export async function refreshExpiring(horizonMs: number, all?: readonly MerchantRecord[]): Promise<RefreshReport> {
+  const merchants = (all ?? (await listMerchants())).filter(
+    (m) => m.status === 'active' || m.status === 'provisioning',
+  );
   const report: RefreshReport = { merchants: merchants.length, refreshed: 0, failed: 0, needs_reauth: 0 };
   for (const m of merchants) {
     try {

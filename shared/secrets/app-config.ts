@@ -25,8 +25,20 @@ const provider = new SecretsProvider({ awsSdkV3Client: secretsManager });
 /** The app secret changes only when ops rotate it; five minutes bounds how long a rotation takes to reach every container. */
 const APP_CONFIG_MAX_AGE_S = 300;
 
-export async function appConfig(): Promise<ResolvedAppConfig> {
-  const raw = await provider.get(config.appSecretId, { maxAge: APP_CONFIG_MAX_AGE_S });
+let lastForcedFetch = 0;
+
+/**
+ * The app configuration, cached per container. `refetchAfterS` re-reads the secret now unless this
+ * container already re-read it within that many seconds: the webhook function asks for it before
+ * it refuses a request, so that an auth code just set or rotated by ops is honoured at once instead
+ * of after five minutes of refused notifications Clover never resends — at most one Secrets
+ * Manager read per `refetchAfterS`, however many refused requests arrive.
+ */
+export async function appConfig(opts: { refetchAfterS?: number } = {}): Promise<ResolvedAppConfig> {
+  const now = Date.now();
+  const forceFetch = opts.refetchAfterS !== undefined && now - lastForcedFetch > opts.refetchAfterS * 1000;
+  if (forceFetch) lastForcedFetch = now;
+  const raw = await provider.get(config.appSecretId, { maxAge: APP_CONFIG_MAX_AGE_S, forceFetch });
   if (typeof raw !== 'string') throw new Error('app secret is not a string');
   return resolveAppConfig(raw);
 }

@@ -3,6 +3,11 @@
  * (the keys carry 190 bits of randomness, so a plain hash is enough). Two items per key, written
  * and revoked together in one transaction: a lookup item found from the key's hash (for the
  * authorizer) and a listing item under the merchant's partition (for `npm run keys -- list`).
+ *
+ * Every creation and revocation also writes an audit item in that same transaction (so neither
+ * can happen without its record): `MERCHANT#<id>` / `AUDIT#<time>#<random>` with the action, the
+ * key id and hint, who (`actor`: the operator's user and AWS access key id, from `npm run keys`)
+ * and when. Never the key or its hash.
  */
 import { GetCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws';
@@ -32,11 +37,48 @@ export function parseKey(key: string): { kind: KeyKind; mode: KeyMode } | null {
   return { kind: m[1] === 'pk' ? 'publishable' : 'secret', mode: m[2] as KeyMode };
 }
 
+export type KeyAuditAction = 'key_created' | 'key_revoked';
+
+export interface KeyAuditRecord {
+  action: KeyAuditAction;
+  merchant_id: string;
+  key_id: string;
+  kind: KeyKind;
+  hint: string;
+  actor: string;
+  at: string;
+}
+
+/** Who acts when the caller does not say (the local platform's own set-up, test harnesses). */
+export const UNNAMED_ACTOR = 'unnamed';
+
+function auditPut(record: KeyAuditRecord) {
+  return {
+    Put: {
+      TableName: config.tableName,
+      Item: { pk: pk.merchant(record.merchant_id), sk: sk.audit(record.at, randomString(8)), ...record },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    },
+  };
+}
+
+export async function listKeyAudit(merchantId: string): Promise<KeyAuditRecord[]> {
+  const r = await dynamo.send(
+    new QueryCommand({
+      TableName: config.tableName,
+      KeyConditionExpression: 'pk = :p AND begins_with(sk, :a)',
+      ExpressionAttributeValues: { ':p': pk.merchant(merchantId), ':a': 'AUDIT#' },
+    }),
+  );
+  return (r.Items ?? []) as KeyAuditRecord[];
+}
+
 export async function createApiKey(
   merchantId: string,
   kind: KeyKind,
   mode: KeyMode,
   now = new Date(),
+  actor = UNNAMED_ACTOR,
 ): Promise<{ key: string; record: ApiKeyRecord }> {
   const key = `${kind === 'publishable' ? 'pk' : 'sk'}_${mode}_${randomString(32)}`;
   const record: ApiKeyRecord = {
@@ -64,6 +106,15 @@ export async function createApiKey(
             Item: { pk: pk.merchant(merchantId), sk: sk.merchantKey(record.key_id), key_hash: hash, ...record },
           },
         },
+        auditPut({
+          action: 'key_created',
+          merchant_id: merchantId,
+          key_id: record.key_id,
+          kind,
+          hint: record.hint,
+          actor,
+          at: record.created,
+        }),
       ],
     }),
   );
@@ -93,19 +144,23 @@ export async function listApiKeys(merchantId: string): Promise<(ApiKeyRecord & {
 export async function revokeApiKey(
   ref: { key: string } | { merchantId: string; keyId: string },
   now = new Date(),
+  actor = UNNAMED_ACTOR,
 ): Promise<ApiKeyRecord | null> {
   let merchantId: string;
   let keyId: string;
   let hash: string;
+  let found: ApiKeyRecord;
   if ('key' in ref) {
-    const found = await findApiKey(ref.key);
-    if (!found) return null;
-    merchantId = found.merchant_id;
-    keyId = found.key_id;
+    const record = await findApiKey(ref.key);
+    if (!record) return null;
+    found = record;
+    merchantId = record.merchant_id;
+    keyId = record.key_id;
     hash = sha256Hex(ref.key);
   } else {
     const item = (await listApiKeys(ref.merchantId)).find((k) => k.key_id === ref.keyId);
     if (!item) return null;
+    found = item;
     merchantId = ref.merchantId;
     keyId = ref.keyId;
     hash = item.key_hash;
@@ -131,6 +186,15 @@ export async function revokeApiKey(
             ExpressionAttributeValues: { ':at': at },
           },
         },
+        auditPut({
+          action: 'key_revoked',
+          merchant_id: merchantId,
+          key_id: keyId,
+          kind: found.kind,
+          hint: found.hint,
+          actor,
+          at,
+        }),
       ],
     }),
   );

@@ -37,10 +37,30 @@ export interface MerchantRecord {
   uninstalled_at?: string;
   /** `ts` of the newest app event applied, so that an older, late delivery changes nothing. */
   last_app_event_ts?: number;
+  /**
+   * Set by an uninstall until its follow-ups (secret deletion, authorizer cache flush) have both
+   * succeeded; the token refresher re-runs them while it is set (shared/uninstall.ts).
+   */
+  uninstall_followups_since?: string;
   updated_at: string;
 }
 
 const key = (merchantId: string) => ({ pk: pk.merchant(merchantId), sk: sk.merchant });
+
+/** What a payment path needs of a merchant (the attributes of keys.ts `merchantSummaryAttributes`). */
+export type MerchantSummary = Pick<MerchantRecord, 'merchant_id' | 'status' | 'pakms_key'>;
+
+export async function getMerchantSummary(merchantId: string): Promise<MerchantSummary | null> {
+  const r = await dynamo.send(
+    new GetCommand({
+      TableName: config.tableName,
+      Key: key(merchantId),
+      ProjectionExpression: 'merchant_id, #s, pakms_key',
+      ExpressionAttributeNames: { '#s': 'status' },
+    }),
+  );
+  return (r.Item as MerchantSummary | undefined) ?? null;
+}
 
 export async function getMerchant(merchantId: string, consistent = false): Promise<MerchantRecord | null> {
   const r = await dynamo.send(
@@ -60,7 +80,7 @@ export async function recordInstall(merchantId: string, now = new Date()): Promi
       TableName: config.tableName,
       Key: key(merchantId),
       UpdateExpression:
-        'SET merchant_id = :m, installed_at = :now, updated_at = :now, gsi1pk = :g, gsi1sk = :m REMOVE uninstalled_at',
+        'SET merchant_id = :m, installed_at = :now, updated_at = :now, gsi1pk = :g, gsi1sk = :m REMOVE uninstalled_at, uninstall_followups_since',
       ExpressionAttributeValues: { ':m': merchantId, ':now': now.toISOString(), ':g': gsi1.merchants },
       ReturnValues: 'ALL_NEW',
     }),
@@ -178,15 +198,17 @@ export async function releasePakmsLease(merchantId: string, owner: string): Prom
 
 /**
  * Applies an app uninstall event. Out-of-order safe: an event older than the newest one applied
- * (by Clover's `ts`) changes nothing, and so does a duplicate.
+ * (by Clover's `ts`) changes nothing, and so does a duplicate. Returns the follow-ups' `since`
+ * when it applied the event (shared/uninstall.ts), null when it changed nothing.
  */
-export async function applyUninstall(merchantId: string, ts: number, now = new Date()): Promise<boolean> {
+export async function applyUninstall(merchantId: string, ts: number, now = new Date()): Promise<string | null> {
   try {
     await dynamo.send(
       new UpdateCommand({
         TableName: config.tableName,
         Key: key(merchantId),
-        UpdateExpression: 'SET #s = :disabled, uninstalled_at = :now, updated_at = :now, last_app_event_ts = :ts',
+        UpdateExpression:
+          'SET #s = :disabled, uninstalled_at = :now, updated_at = :now, last_app_event_ts = :ts, uninstall_followups_since = :now',
         ConditionExpression:
           'attribute_exists(pk) AND (attribute_not_exists(last_app_event_ts) OR last_app_event_ts < :ts) AND (attribute_not_exists(installed_at) OR installed_at < :tsIso)',
         ExpressionAttributeNames: { '#s': 'status' },
@@ -198,10 +220,27 @@ export async function applyUninstall(merchantId: string, ts: number, now = new D
         },
       }),
     );
-    return true;
+    return now.toISOString();
   } catch (e) {
-    if (e instanceof ConditionalCheckFailedException) return false;
+    if (e instanceof ConditionalCheckFailedException) return null;
     throw e;
+  }
+}
+
+/** The uninstall's follow-ups are done; a newer uninstall (another `since`) keeps its own flag. */
+export async function clearUninstallFollowUps(merchantId: string, since: string): Promise<void> {
+  try {
+    await dynamo.send(
+      new UpdateCommand({
+        TableName: config.tableName,
+        Key: key(merchantId),
+        UpdateExpression: 'REMOVE uninstall_followups_since',
+        ConditionExpression: 'uninstall_followups_since = :since',
+        ExpressionAttributeValues: { ':since': since },
+      }),
+    );
+  } catch (e) {
+    if (!(e instanceof ConditionalCheckFailedException)) throw e;
   }
 }
 

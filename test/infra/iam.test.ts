@@ -4,6 +4,7 @@ import {
   actionsOf,
   flat,
   list,
+  refOf,
   resources,
   roleOfFunction,
   type Statement,
@@ -111,7 +112,7 @@ describe('least privilege', () => {
     }
   });
 
-  it('tokens reads merchant records with GetItem and can do nothing else: no Secrets Manager, no writes', () => {
+  it('tokens reads one merchant record’s summary with GetItem and can do nothing else: no Secrets Manager, no writes', () => {
     expect(actions('tokens')).toEqual([
       'dynamodb:GetItem',
       'kms:Decrypt',
@@ -126,15 +127,63 @@ describe('least privilege', () => {
     ).toEqual([]);
     const kms = statementsOf('tokens').find((st) => list(st.Action).includes('kms:Decrypt'))!;
     expect(flat(kms.Condition?.StringEquals?.['kms:ViaService'])).toBe('dynamodb.<AWS::Region>.amazonaws.com');
+    // Only MERCHANT# items, only the summary attributes (merchant id, status, PAKMS key).
+    for (const fn of ['tokens', 'checkout-config'] as const) {
+      const get = statementsOf(fn).find((st) => list(st.Action).includes('dynamodb:GetItem'))!;
+      expect(get.Condition, fn).toEqual({
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['MERCHANT#*'] },
+        Null: { 'dynamodb:LeadingKeys': 'false' },
+        'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'merchant_id', 'status', 'pakms_key'] },
+        StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+      });
+      expect(list(get.Resource).map(flat), fn).toEqual([expect.stringMatching(/^<\w+>$/)]);
+    }
   });
 
-  it('the authorizer only reads the table', () => {
-    const a = actions('authorizer');
-    expect(a.filter((x) => x.startsWith('dynamodb:'))).toEqual([
-      'dynamodb:BatchGetItem',
+  it('checkout-config never reads the app secret (it needs no credential), nor anything but GetItem', () => {
+    expect(actions('checkout-config')).toEqual([
       'dynamodb:GetItem',
-      'dynamodb:Query',
+      'kms:Decrypt',
+      'kms:DescribeKey',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
     ]);
+  });
+
+  it('every table grant outside the payment functions is bound to its partition-key prefixes', () => {
+    const expected: Partial<Record<FunctionName, string[]>> = {
+      authorizer: ['APIKEY#*', 'MERCHANT#*'],
+      tokens: ['MERCHANT#*'],
+      'checkout-config': ['MERCHANT#*'],
+      'oauth-callback': ['MERCHANT#*', 'OAUTHSTATE#*'],
+      webhooks: ['MERCHANT#*', 'WEBHOOK#VERIFICATION'],
+      'token-refresher': ['MERCHANT#*', 'MERCHANTS'],
+    };
+    for (const [fn, keys] of Object.entries(expected)) {
+      const table = statementsOf(fn as FunctionName).filter((st) =>
+        list(st.Action).some((a) => a.startsWith('dynamodb:')),
+      );
+      expect(table, fn).toHaveLength(1);
+      expect(table[0]!.Condition?.['ForAllValues:StringLike'], fn).toEqual({ 'dynamodb:LeadingKeys': keys });
+      expect(table[0]!.Condition?.Null, fn).toEqual({ 'dynamodb:LeadingKeys': 'false' });
+    }
+  });
+
+  it('the operator policy reaches only key and merchant items, and the stack’s own outputs', () => {
+    const ops = Object.values(resources(s.template, 'AWS::IAM::ManagedPolicy')).find((p) =>
+      String(p.Properties!.ManagedPolicyName).endsWith('-operator'),
+    )!;
+    const statements = (ops.Properties!.PolicyDocument as { Statement: Statement[] }).Statement;
+    const keys = statements.find((st) => st.Sid === 'ManageApiKeys')!;
+    expect(keys.Condition?.['ForAllValues:StringLike']).toEqual({ 'dynamodb:LeadingKeys': ['APIKEY#*', 'MERCHANT#*'] });
+    const outputs = statements.find((st) => st.Sid === 'ReadStackOutputs')!;
+    expect(list(outputs.Action)).toEqual(['cloudformation:DescribeStacks']);
+    expect(outputs.Resource).toEqual({ Ref: 'AWS::StackId' });
+  });
+
+  it('the authorizer only gets items from the table', () => {
+    const a = actions('authorizer');
+    expect(a.filter((x) => x.startsWith('dynamodb:'))).toEqual(['dynamodb:GetItem']);
     expect(a.filter((x) => x.startsWith('secretsmanager:'))).toEqual([]);
   });
 
@@ -153,15 +202,23 @@ describe('least privilege', () => {
     );
   });
 
-  it('webhooks may schedule merchant secret deletion and flush the stage’s authorizer cache, nothing wider', () => {
-    expect(holders('secretsmanager:DeleteSecret')).toEqual(['webhooks']);
-    expect(holders('apigateway:DELETE')).toEqual(['webhooks']);
-    const flush = statementsOf('webhooks').find((st) => list(st.Action).includes('apigateway:DELETE'))!;
-    expect(list(flush.Resource).map(flat)).toEqual([
-      expect.stringMatching(
-        /^arn:<AWS::Partition>:apigateway:<AWS::Region>::\/restapis\/<\w+>\/stages\/sandbox\/cache\/authorizers$/,
-      ),
-    ]);
+  it('webhooks (and the refresher, for uninstall follow-ups) may schedule merchant secret deletion — recoverably — and flush the stage’s authorizer cache, nothing wider', () => {
+    expect(holders('secretsmanager:DeleteSecret')).toEqual(['token-refresher', 'webhooks']);
+    expect(holders('apigateway:DELETE')).toEqual(['token-refresher', 'webhooks']);
+    for (const fn of ['webhooks', 'token-refresher'] as const) {
+      const flush = statementsOf(fn).find((st) => list(st.Action).includes('apigateway:DELETE'))!;
+      expect(list(flush.Resource).map(flat)).toEqual([
+        expect.stringMatching(
+          /^arn:<AWS::Partition>:apigateway:<AWS::Region>::\/restapis\/<\w+>\/stages\/sandbox\/cache\/authorizers$/,
+        ),
+      ]);
+      // Never ForceDeleteWithoutRecovery, never a recovery window under 7 days.
+      const del = statementsOf(fn).find((st) => list(st.Action).includes('secretsmanager:DeleteSecret'))!;
+      expect(del.Condition).toEqual({
+        BoolIfExists: { 'secretsmanager:ForceDeleteWithoutRecovery': 'false' },
+        NumericGreaterThanEqualsIfExists: { 'secretsmanager:RecoveryWindowInDays': 7 },
+      });
+    }
     // It reads the app secret (the webhook auth code), never a merchant's tokens.
     const reads = statementsOf('webhooks').filter((st) => list(st.Action).includes('secretsmanager:GetSecretValue'));
     expect(reads.flatMap((st) => list(st.Resource).map(flat))).toEqual([expect.stringMatching(/^<SecretsApp\w+>$/)]);
@@ -179,5 +236,55 @@ describe('least privilege', () => {
 
   it('health can only write its own logs', () => {
     expect(actions('health')).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents']);
+  });
+});
+
+describe('KMS key policies', () => {
+  const keyPolicy = (alias: string) => {
+    const aliases = Object.values(resources(s.template, 'AWS::KMS::Alias'));
+    const target = refOf(aliases.find((a) => a.Properties!.AliasName === alias)!.Properties!.TargetKeyId)!;
+    return (resources(s.template, 'AWS::KMS::Key')[target]!.Properties!.KeyPolicy as { Statement: Statement[] })
+      .Statement;
+  };
+
+  it('the data key separates administration from use: admins cannot decrypt or grant, use goes through DynamoDB and Secrets Manager only', () => {
+    const st = keyPolicy('alias/clover-payments-sandbox/data');
+    expect(
+      st
+        .map((x) => x.Sid)
+        .filter(Boolean)
+        .sort(),
+    ).toEqual(
+      [
+        'DynamoDbReadsKeyMetadata',
+        'GrantsForDynamoDb',
+        'KeyAdministration',
+        'UseThroughDynamoDbAndSecretsManager',
+      ].sort(),
+    );
+    for (const x of st) expect(list(x.Action)).not.toContain('kms:*');
+    // Every statement but administration is use through a service: ours, and the one CDK's Secret
+    // adds for the secrets it encrypts (the account's principals, through Secrets Manager only).
+    for (const x of st.filter((y) => y.Sid !== 'KeyAdministration' && y.Sid !== 'DynamoDbReadsKeyMetadata')) {
+      expect(x.Condition?.StringEquals?.['kms:ViaService'], x.Sid ?? 'unnamed').toBeDefined();
+    }
+    const admin = st.find((x) => x.Sid === 'KeyAdministration')!;
+    expect(list(admin.Action).filter((a) => /Decrypt|Encrypt|GenerateDataKey|CreateGrant/.test(a))).toEqual([]);
+    expect(list(admin.Action)).toEqual(expect.arrayContaining(['kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion']));
+    const use = st.find((x) => x.Sid === 'UseThroughDynamoDbAndSecretsManager')!;
+    expect(list(use.Condition?.StringEquals?.['kms:ViaService']).map(flat)).toEqual([
+      'dynamodb.<AWS::Region>.amazonaws.com',
+      'secretsmanager.<AWS::Region>.amazonaws.com',
+    ]);
+    const grants = st.find((x) => x.Sid === 'GrantsForDynamoDb')!;
+    expect(grants.Condition?.Bool).toEqual({ 'kms:GrantIsForAWSResource': 'true' });
+  });
+
+  it('the ops key lets CloudWatch alarms use it for this account’s alarms only (aws:SourceAccount, aws:SourceArn)', () => {
+    const alarms = keyPolicy('alias/clover-payments-sandbox/ops').find((x) => x.Sid === 'CloudWatchAlarmsToSns')!;
+    expect(alarms.Condition?.StringEquals).toEqual({ 'aws:SourceAccount': { Ref: 'AWS::AccountId' } });
+    expect(flat(alarms.Condition?.ArnLike?.['aws:SourceArn'])).toBe(
+      'arn:<AWS::Partition>:cloudwatch:<AWS::Region>:<AWS::AccountId>:alarm:*',
+    );
   });
 });

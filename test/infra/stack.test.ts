@@ -29,12 +29,12 @@ describe('functions', () => {
     }
   });
 
-  it('gives API functions 10 s (one 8 s Clover call), onboarding 18 s, all under API Gateway’s 29 s', () => {
+  it('gives API functions 10 s (one 8 s Clover call), onboarding 26 s (three), all under API Gateway’s 29 s', () => {
     const timeout = (name: string) => s.template.toJSON().Resources[functionId(s.template, name)].Properties.Timeout;
     for (const name of ['charges', 'refunds', 'checkout-sessions', 'tokens', 'webhooks', 'checkout-config']) {
       expect(timeout(name)).toBe(10);
     }
-    expect(timeout('oauth-callback')).toBe(18);
+    expect(timeout('oauth-callback')).toBe(26);
     for (const route of routes) expect(timeout(route.fn)).toBeLessThan(29);
   });
 
@@ -129,7 +129,7 @@ describe('API', () => {
       IdentitySource: 'method.request.header.Authorization',
       AuthorizerResultTtlInSeconds: authorizerCacheTtlSeconds,
     });
-    const open = new Set(['/health', '/v1/oauth/callback', '/v1/webhooks/clover']);
+    const open = new Set(['/health', '/v1/oauth/launch', '/v1/oauth/callback', '/v1/webhooks/clover']);
     for (const m of methods(s.template)) {
       if (open.has(m.path)) {
         expect(m, `${m.httpMethod} ${m.path}`).toMatchObject({ authorizationType: 'NONE', apiKeyRequired: false });
@@ -155,8 +155,30 @@ describe('API', () => {
     }
     s.template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
       ResponseType: 'THROTTLED',
-      ResponseParameters: { 'gatewayresponse.header.Retry-After': "'1'" },
+      ResponseParameters: Match.objectLike({ 'gatewayresponse.header.Retry-After': "'1'" }),
     });
+  });
+
+  it('puts Cache-Control: no-store and nosniff on every Gateway Response, DEFAULT_4XX included, and no CORS without origins', () => {
+    const all = Object.values(resources(s.template, 'AWS::ApiGateway::GatewayResponse'));
+    expect(all.map((r) => r.Properties!.ResponseType).sort()).toEqual(
+      [...Object.keys(gatewayResponses), 'DEFAULT_4XX'].sort(),
+    );
+    for (const r of all) {
+      expect(r.Properties!.ResponseParameters, String(r.Properties!.ResponseType)).toMatchObject({
+        'gatewayresponse.header.Cache-Control': "'no-store'",
+        'gatewayresponse.header.X-Content-Type-Options': "'nosniff'",
+      });
+      expect(JSON.stringify(r.Properties!.ResponseParameters)).not.toContain('Access-Control');
+    }
+  });
+
+  it('tells the onboarding function its callback URL (the redirect_uri of the launch flow)', () => {
+    const env =
+      s.template.toJSON().Resources[functionId(s.template, 'oauth-callback')].Properties.Environment.Variables;
+    expect(flat(env.OAUTH_REDIRECT_URL)).toMatch(
+      /^https:\/\/<\w+>\.execute-api\.<AWS::Region>\.<AWS::URLSuffix>\/sandbox\/v1\/oauth\/callback$/,
+    );
   });
 
   it('validates parameters and bodies on every method', () => {
@@ -305,15 +327,21 @@ describe('schedules, monitoring, outputs', () => {
     expect(names).toEqual([
       'Api5xxRate',
       'ApiThrottled',
+      'AuthFailures',
       'AwsAccessDenied',
       'CloverErrorRate',
       'EventPublisherIteratorAge',
       'EventStreamDlqMessages',
+      'DeclineRate',
       'LambdaThrottles',
+      'MerchantMismatch',
       'PendingChargesOld',
       'ScheduledJobErrors',
       'TokenRefreshFailures',
       'WebhookDeliveriesFailed',
+      'UninstallFollowUpsPending',
+      'WafBlocks',
+      'WebhookAuthFailures',
     ]);
     for (const a of alarms) expect(a.Properties!.AlarmActions).toEqual([{ Ref: topicId }]);
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
@@ -327,10 +355,37 @@ describe('schedules, monitoring, outputs', () => {
       'TokenRefreshFailures',
       'ApiThrottledRequests',
       'AwsAccessDenied',
+      'ApiUnauthorized',
+      'ApiForbidden',
+      'WebhookAuthFailures',
+      'MerchantMismatch',
+      'UninstallFollowUpsPending',
+      'CardDeclines',
+      'BlockedRequests',
     ]) {
       expect(json).toContain(`"MetricName":"${metric}"`);
     }
     expect(json).toContain('"Namespace":"CloverPayments"');
+    expect(json).toContain('"Namespace":"AWS/WAFV2"');
+  });
+
+  it('alarms on the security signals: 401/403 spikes, webhook auth failures, WAF blocks, decline rate, takeover attempts, stuck uninstalls', () => {
+    const names = Object.values(resources(s.template, 'AWS::CloudWatch::Alarm')).map((a) => a.Properties!.AlarmName);
+    for (const name of [
+      'AuthFailures',
+      'WebhookAuthFailures',
+      'WafBlocks',
+      'DeclineRate',
+      'MerchantMismatch',
+      'UninstallFollowUpsPending',
+    ]) {
+      expect(names).toContain(`clover-payments-sandbox-${name}`);
+    }
+    // 401 and 403 are counted from the access log.
+    const patterns = Object.values(resources(s.template, 'AWS::Logs::MetricFilter')).map(
+      (f) => f.Properties!.FilterPattern,
+    );
+    expect(patterns).toEqual(expect.arrayContaining(['{ $.status = "401" }', '{ $.status = "403" }']));
   });
 
   it('counts AccessDeniedException lines in every function’s log group and alarms on the first one', () => {
@@ -385,11 +440,16 @@ describe('schedules, monitoring, outputs', () => {
       'ApiUrl',
       'AppSecretName',
       'EventBusName',
+      'OAuthLaunchUrl',
       'OAuthRedirectUrl',
       'OperatorPolicyArn',
+      'RestApiId',
+      'StageName',
       'WebhookUrl',
     ]);
     expect(flat(outputs.OAuthRedirectUrl!.Value)).toMatch(/\/v1\/oauth\/callback$/);
+    expect(flat(outputs.OAuthLaunchUrl!.Value)).toMatch(/\/v1\/oauth\/launch$/);
+    expect(outputs.StageName!.Value).toBe('sandbox');
     expect(flat(outputs.WebhookUrl!.Value)).toMatch(/\/v1\/webhooks\/clover$/);
     expect(flat(outputs.ApiUrl!.Value)).toMatch(/^https:\/\/.*\/$/);
     expect(outputs.AppSecretName!.Value).toBe('clover-payments/sandbox/app');

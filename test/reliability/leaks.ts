@@ -1,9 +1,9 @@
 /**
- * The card-data scanner: Luhn-valid 13–19 digit runs (shared/redact.ts `findCardNumbers`), the
- * sandbox numbers this suite sends however they are written, and the suite's distinctive CVVs next
- * to a field name. Long hex tokens are skipped for the Luhn scan only: SHA-256 digests (API-key
- * hashes, request hashes) hold a Luhn-valid run by chance about once in 500, and they are not card
- * data. The scanner is itself tested to find planted numbers (scenario "leak scan").
+ * The card-data scanner: every Luhn-valid 12–19 digit run, whatever its first digit
+ * (shared/redact.ts `findCardNumbers`, which also documents the few shapes it skips as not card
+ * data: digests, UUIDs, epoch-ms times, an account id of zeros), the sandbox numbers this suite
+ * sends however they are written, and the suite's distinctive CVVs next to a field name. The
+ * scanner is itself tested to find planted numbers (scenario "leak scan").
  */
 import { findCardNumbers } from '../../shared/redact';
 
@@ -20,23 +20,13 @@ export const SENT_NUMBERS = [
 /** The CVVs this suite uses: distinctive, so that they are looked for next to a field name. */
 export const SENT_CVVS = ['739', '7391'] as const;
 
-function luhnRuns(text: string): string[] {
-  const hits: string[] = [];
-  for (const m of text.matchAll(/[0-9A-Za-z]+/g)) {
-    const token = m[0];
-    if (token.length >= 32 && /^[0-9a-f]+$/i.test(token) && /[a-f]/i.test(token)) continue;
-    hits.push(...findCardNumbers(token));
-  }
-  return hits;
-}
-
 const CVV_IN_FIELD = new RegExp(
   String.raw`\b(?:cvv2?|cvc2?|security_code|card_code)\b\\?["']?\s*[:=]\s*\\?["']?(?:${SENT_CVVS.join('|')})\b`,
   'gi',
 );
 
 export function leaksIn(text: string): string[] {
-  const found = new Set(luhnRuns(text));
+  const found = new Set(findCardNumbers(text));
   for (const n of SENT_NUMBERS) {
     const spaced = n.replace(/(\d{4})(?=\d)/g, '$1 ');
     const dashed = n.replace(/(\d{4})(?=\d)/g, '$1-');

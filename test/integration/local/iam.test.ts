@@ -50,10 +50,27 @@ describe('IAM from the template, per function', () => {
     expect(e2.message).toContain(
       `dynamodb:PutItem on resource: arn:aws:dynamodb:us-east-1:000000000000:table/${platform().tableName}`,
     );
-    // What it needs (the merchant's PAKMS record by key) is allowed.
-    await tokens.ddb.send(
-      new GetItemCommand({ TableName: platform().tableName, Key: { pk: { S: 'IAM#1' }, sk: { S: 'X' } } }),
+    // What it needs, a merchant record's summary (status, PAKMS key), is allowed …
+    const key = { pk: { S: `MERCHANT#${demo().merchant_id}` }, sk: { S: 'MERCHANT' } };
+    const summary = await tokens.ddb.send(
+      new GetItemCommand({
+        TableName: platform().tableName,
+        Key: key,
+        ProjectionExpression: 'merchant_id, #s, pakms_key',
+        ExpressionAttributeNames: { '#s': 'status' },
+      }),
     );
+    expect(summary.Item?.pakms_key?.S).toMatch(/^[0-9a-f]{32}$/);
+    // … and nothing else: not the whole record, not another attribute, not another kind of item.
+    for (const input of [
+      { Key: key },
+      { Key: key, ProjectionExpression: 'installed_at' },
+      { Key: { pk: { S: 'IAM#1' }, sk: { S: 'X' } }, ProjectionExpression: 'merchant_id' },
+      { Key: { pk: { S: `APIKEY#${'0'.repeat(64)}` }, sk: { S: 'APIKEY' } }, ProjectionExpression: 'merchant_id' },
+    ]) {
+      const e = await denied(tokens.ddb.send(new GetItemCommand({ TableName: platform().tableName, ...input })));
+      expect(e.name, JSON.stringify(input)).toBe('AccessDeniedException');
+    }
     const log = platformLog();
     expect(log).toMatch(
       /\[iam\] AccessDenied: tokens may not secretsmanager:GetSecretValue on arn:aws:secretsmanager:\S+merchants\//,

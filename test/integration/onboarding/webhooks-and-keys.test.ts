@@ -3,12 +3,20 @@
  * merchant API keys (hash-only storage, revoke, key kinds), through the gateway and the authorizer.
  */
 
+import { execFile } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { describe, expect, it } from 'vitest';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readProfile } from '../../../local/credentials';
 import { authorizeRedirect } from '../../../local/demo-merchant';
 import {
   allItems,
   api,
+  ddb,
+  emulator,
+  invoke,
   keysCli,
   merchantItem,
   merchantSecretId,
@@ -16,6 +24,7 @@ import {
   platform,
   platformLog,
   secrets,
+  sleep,
 } from '../../helpers/platform';
 
 const webhook = (body: unknown, auth: string | null = platform().app.webhook_auth_code) =>
@@ -29,12 +38,96 @@ const uninstall = (merchantId: string, ts: number) => ({
 const status = async (m: string) => (await merchantItem(m))?.status;
 
 describe('app webhooks', () => {
-  it('answers the verification handshake and logs the code for ops', async () => {
-    const code = `verify-${Date.now()}`;
+  it('took Clover’s set-up handshake while no auth code was configured, and logged its code in one line', async () => {
+    // The platform's first start registered the webhook URL with the emulator as ops do in Clover's
+    // dashboard, before the auth code was in the app secret (local/platform.ts).
+    const deliveries = (
+      await emulator<{ kind: string; status: number; authenticated: boolean; body: { verificationCode?: string } }[]>(
+        'GET',
+        `/_emulator/app-webhooks?client_id=${platform().app.client_id}`,
+      )
+    ).body;
+    const verification = deliveries.find((d) => d.kind === 'verification')!;
+    expect(verification).toMatchObject({ status: 200, authenticated: false });
+    const code = verification.body.verificationCode!;
+    expect(
+      platformLog()
+        .split('\n')
+        .filter((l) => l.includes(code)),
+    ).toHaveLength(1);
+  });
+
+  it('with an auth code configured, an unauthenticated verification is refused and not logged; an authenticated one is answered', async () => {
+    const code = `0d5a2c1e-9b7f-4e21-8c3d-${Date.now().toString().padStart(12, '0').slice(-12)}`;
     const r = await webhook({ verificationCode: code }, null);
-    expect(r.status).toBe(200);
+    expect(r.status).toBe(401);
+    expect(r.body.error.code).toBe('invalid_webhook_auth');
+    const ok = await webhook({ verificationCode: code });
+    expect(ok.status).toBe(200);
+    expect(ok.body.verification).toBe(true);
     await new Promise((res) => setTimeout(res, 200));
-    expect(platformLog()).toContain(code);
+    expect(
+      platformLog()
+        .split('\n')
+        .filter((l) => l.includes(code)),
+    ).toHaveLength(1);
+    // Something that is not a verification code is never logged.
+    const odd = await webhook({ verificationCode: 'pasted\nfake log line' }, null);
+    expect(odd.status).toBe(401);
+    expect(platformLog()).not.toContain('fake log line');
+  });
+
+  it('Clover’s own uninstall (the emulator’s app webhook) disables the merchant and its keys at once', async () => {
+    const m = await newMerchant();
+    expect((await api('GET', '/v1/checkout-config', { key: m.publishable_key })).status).toBe(200);
+    const u = await emulator('POST', '/_emulator/uninstall', {
+      merchant_id: m.merchant_id,
+      client_id: platform().app.client_id,
+    });
+    expect(u.status).toBe(200);
+    // Clover's POST is answered once the merchant is disabled and the follow-ups ran.
+    const deliveries = async () =>
+      (
+        await emulator<{ kind: string; status: number | null; authenticated: boolean; body: any }[]>(
+          'GET',
+          `/_emulator/app-webhooks?client_id=${platform().app.client_id}`,
+        )
+      ).body.filter((d) => d.kind === 'events' && d.body.merchants[m.merchant_id]);
+    const deleted = async () =>
+      (await deliveries()).some(
+        (d) => d.status !== null && d.body.merchants[m.merchant_id].some((e: { type: string }) => e.type === 'DELETE'),
+      );
+    for (let i = 0; i < 100 && !(await deleted()); i++) await sleep(100);
+    expect(await status(m.merchant_id)).toBe('disabled');
+    expect((await api('GET', '/v1/checkout-config', { key: m.publishable_key })).status).toBe(401);
+    const events = (await deliveries()).flatMap((d) => d.body.merchants[m.merchant_id]);
+    // Clover's shape: batched per app, `A:<appId>` events, X-Clover-Auth; CREATE at install, DELETE now.
+    expect(events.map((e: { type: string }) => e.type)).toEqual(['CREATE', 'DELETE']);
+    for (const e of events) expect(e.objectId).toBe(`A:${platform().app.client_id}`);
+    for (const d of await deliveries()) expect(d).toMatchObject({ authenticated: true });
+    expect((await deliveries()).at(-1)!.status).toBe(200);
+  });
+
+  it('uninstall follow-ups left undone are re-run by the token refresher until done', async () => {
+    const m = await newMerchant();
+    expect((await api('GET', '/v1/checkout-config', { key: m.publishable_key })).status).toBe(200);
+    // An uninstall whose follow-ups (secret deletion, cache flush) failed: disabled, recorded as pending.
+    const since = new Date().toISOString();
+    await ddb().send(
+      new UpdateCommand({
+        TableName: platform().tableName,
+        Key: { pk: `MERCHANT#${m.merchant_id}`, sk: 'MERCHANT' },
+        UpdateExpression: 'SET #s = :d, uninstall_followups_since = :since',
+        ExpressionAttributeNames: { '#s': 'status' },
+        ExpressionAttributeValues: { ':d': 'disabled', ':since': since },
+      }),
+    );
+    const report = await invoke('token-refresher');
+    expect(report.uninstall_followups_done).toBeGreaterThanOrEqual(1);
+    expect((await merchantItem(m.merchant_id))?.uninstall_followups_since).toBeUndefined();
+    const d = await secrets().send(new DescribeSecretCommand({ SecretId: merchantSecretId(m.merchant_id) }));
+    expect(d.DeletedDate).toBeInstanceOf(Date);
+    expect((await api('GET', '/v1/checkout-config', { key: m.publishable_key })).status).toBe(401);
   });
 
   it('refuses a wrong or missing X-Clover-Auth with 401', async () => {
@@ -179,6 +272,109 @@ describe('merchant API keys', () => {
     expect(r.stderr).toMatch(/--merchant/);
     const t = await keysCli(['create', '--merchant', 'ABCDEFGHJKMNP', '--type', 'admin']);
     expect(t.stderr).toMatch(/--type must be secret or publishable/);
+  });
+});
+
+describe('npm run keys against a deployed stage', () => {
+  // A stand-in for CloudFormation's DescribeStacks (AWS Query protocol): the stack's outputs.
+  let outputs: Record<string, string> = {};
+  let cfnUrl = '';
+  let server: Server;
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        const name = new URLSearchParams(body).get('StackName');
+        const members = Object.entries(outputs)
+          .map(([k, v]) => `<member><OutputKey>${k}</OutputKey><OutputValue>${v}</OutputValue></member>`)
+          .join('');
+        res.writeHead(200, { 'content-type': 'text/xml' });
+        res.end(
+          `<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>${name}</StackName><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/${name}/1</StackId><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>CREATE_COMPLETE</StackStatus><Outputs>${members}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></DescribeStacksResponse>`,
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    cfnUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  /** The CLI as an operator runs it for a deployed stage: their credentials (here the `ops` profile), AWS's endpoints. */
+  const keysStage = (args: string[], apiGatewayUrl = platform().gatewayUrl) => {
+    const ops = readProfile(platform().dataDir, 'ops');
+    return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'local/keys-cli.ts', ...args, '--stage', 'sandbox'],
+        {
+          env: {
+            ...process.env,
+            AWS_REGION: 'us-east-1',
+            AWS_ACCESS_KEY_ID: ops.accessKeyId,
+            AWS_SECRET_ACCESS_KEY: ops.secretAccessKey,
+            AWS_ENDPOINT_URL_DYNAMODB: platform().dynamodbEndpoint,
+            AWS_ENDPOINT_URL_API_GATEWAY: apiGatewayUrl,
+            AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl,
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+        },
+        (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      ),
+    );
+  };
+
+  it('revoke flushes the authorizer cache of the API named in the stack outputs: the key stops at once', async () => {
+    outputs = { RestApiId: 'local', StageName: 'sandbox' };
+    const m = await newMerchant();
+    expect((await api('GET', '/v1/charges', { key: m.secret_key })).status).toBe(200);
+    const r = await keysStage(['revoke', m.secret_key]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/flushed the authorizer cache of local\//);
+    expect((await api('GET', '/v1/charges', { key: m.secret_key })).status).toBe(401);
+  });
+
+  it('exits 3 when it could not flush (no outputs, API Gateway unreachable), having revoked the key', async () => {
+    const m = await newMerchant();
+    outputs = {};
+    const noOutputs = await keysStage(['revoke', m.secret_key]);
+    expect(noOutputs.code).toBe(3);
+    expect(noOutputs.stderr).toMatch(
+      /could not be flushed.*no RestApiId\/StageName outputs.*npm run keys -- flush --stage sandbox/s,
+    );
+    outputs = { RestApiId: 'local', StageName: 'sandbox' };
+    const unreachable = await keysStage(['revoke', m.publishable_key], 'http://127.0.0.1:9');
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stdout).toMatch(/revoked key_/);
+    // The retry the message names does the flush.
+    expect((await keysStage(['flush'])).code).toBe(0);
+    expect((await api('GET', '/v1/charges', { key: m.secret_key })).status).toBe(401);
+    expect((await api('GET', '/v1/checkout-config', { key: m.publishable_key })).status).toBe(401);
+  });
+
+  it('create and revoke write audit records: who, when, which key; `audit` lists them', async () => {
+    outputs = { RestApiId: 'local', StageName: 'sandbox' };
+    const m = await newMerchant();
+    const made = await keysStage(['create', '--merchant', m.merchant_id, '--type', 'secret']);
+    expect(made.code, made.stderr).toBe(0);
+    const keyId = /key (key_\w+)/.exec(made.stdout)![1]!;
+    expect((await keysStage(['revoke', keyId, '--merchant', m.merchant_id])).code).toBe(0);
+    const audit = (await allItems()).filter(
+      (i) => i.pk === `MERCHANT#${m.merchant_id}` && String(i.sk).startsWith('AUDIT#') && i.key_id === keyId,
+    );
+    const ops = readProfile(platform().dataDir, 'ops');
+    expect(audit.map((a) => a.action).sort()).toEqual(['key_created', 'key_revoked']);
+    for (const a of audit) {
+      expect(a.actor).toContain(`AWS access key ${ops.accessKeyId}`);
+      expect(Date.parse(String(a.at))).toBeGreaterThan(Date.now() - 120_000);
+      expect(JSON.stringify(a)).not.toMatch(/sk_test_[0-9A-Za-z]{32}|key_hash/);
+    }
+    const listed = await keysStage(['audit', '--merchant', m.merchant_id]);
+    expect(listed.stdout).toMatch(new RegExp(`key_created\\s+${keyId}`));
+    expect(listed.stdout).toMatch(new RegExp(`key_revoked\\s+${keyId}`));
   });
 });
 

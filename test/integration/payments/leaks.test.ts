@@ -22,26 +22,13 @@ const NUMBERS = [
 ];
 const CVVS = ['731', '8264'];
 
-/**
- * Card numbers in text: findCardNumbers (Luhn-valid 13–19 digit runs), except inside long hex
- * tokens — SHA-256 digests (API-key hashes, request hashes) hold such runs by chance about once
- * in 500, and they are not card data.
- */
-function cardNumbersIn(text: string): string[] {
-  const hits: string[] = [];
-  for (const m of text.matchAll(/[0-9A-Za-z]+/g)) {
-    const token = m[0];
-    if (token.length >= 32 && /^[0-9a-f]+$/i.test(token) && /[a-f]/i.test(token)) continue;
-    hits.push(...findCardNumbers(token));
-  }
-  return hits;
-}
-
 /** A CVV next to its field name, in JSON, a query string or a log line. */
 const CVV_FIELD = /\b(cvv2?|cvc2?|security_code)\b["']?\s*[:=]\s*["']?\d{3,4}/i;
 
 function leaksIn(text: string): string[] {
-  const found = new Set(cardNumbersIn(text));
+  // Every Luhn-valid 12–19-digit run, except the shapes findCardNumbers documents as not card data
+  // (digests, UUIDs, epoch-ms times, an account id of zeros).
+  const found = new Set(findCardNumbers(text));
   for (const n of NUMBERS) {
     for (const shape of [n, n.replace(/(\d{4})(?=\d)/g, '$1 '), n.replace(/(\d{4})(?=\d)/g, '$1-')]) {
       if (text.includes(shape)) found.add(shape);
@@ -111,6 +98,10 @@ describe('the leak scanner', () => {
     expect(leaksIn(`{"msg":"charge","card":"${CARDS.visa}"}`)).toContain(CARDS.visa);
     expect(leaksIn('number=4242 4242 4242 4242&x=1')).toContain('4242 4242 4242 4242');
     expect(leaksIn('card 5555555555554444 declined')).toEqual(['5555555555554444']);
+    // Short and unusual numbers too: a 13-digit Visa, a 12-digit run, a first digit no brand uses.
+    expect(leaksIn('pan 4222222222222 x')).toEqual(['4222222222222']);
+    expect(leaksIn('n=123456789015;')).toEqual(['123456789015']);
+    expect(leaksIn('"x":"9999999999999995"')).toEqual(['9999999999999995']);
     expect(leaksIn('{"cvv":"731"}')).toHaveLength(1);
     expect(leaksIn('cvc=8264')).toHaveLength(1);
   });
@@ -120,6 +111,7 @@ describe('the leak scanner', () => {
       '"lease_until":1795000000000,"expires_at_epoch":1795000000',
       'ch_0abcdefghjkmnpqrstvwxyz re_123 cs_456 clv_1TSTabc',
       '2026-11-24T10:00:00.000Z 4242…4242 424242…4242',
+      'arn:aws:sts::000000000000:assumed-role/x request 0d5a2c1e-9b7f-4e21-8c3d-123456789015',
       // A SHA-256 digest with a Luhn-valid 16-digit run inside.
       `a${'5555555555554444'}b${'0'.repeat(46)}`,
     ];

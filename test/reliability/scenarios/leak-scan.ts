@@ -30,12 +30,17 @@ export function leakScan(): void {
       expect(leaksIn('number=4242 4242 4242 4242&x=1')).toContain('4242 4242 4242 4242');
       expect(leaksIn('pan 3782-8224-6310-005 here')).toContain('3782-8224-6310-005');
       expect(leaksIn('card 5105105105105100 declined')).toEqual(['5105105105105100']);
+      // Every Luhn-valid 12–19 digit run: a 13-digit Visa, a 12-digit run, a first digit no brand uses.
+      expect(leaksIn('pan 4222222222222 x')).toEqual(['4222222222222']);
+      expect(leaksIn('n=123456789015;')).toEqual(['123456789015']);
+      expect(leaksIn('"x":"9999999999999995"')).toEqual(['9999999999999995']);
       expect(leaksIn(`{"cvv":"${CVV.visa}"}`)).toHaveLength(1);
       expect(leaksIn(`"body":"{\\"cvv\\":\\"${CVV.amex}\\"}"`)).toHaveLength(1);
       expect(leaksIn(`cvc=${CVV.visa}`)).toHaveLength(1);
       for (const clean of [
         '"lease_until":1795000000000,"expires_at_epoch":1795000000',
         'ch_1m86bc7nx8bxhgd6nh8ycpq re_123 cs_456 clv_1TSTabc 4242…4242 424242…4242',
+        'arn:aws:sts::000000000000:assumed-role/x request 0d5a2c1e-9b7f-4e21-8c3d-123456789015',
         '2026-11-24T10:00:00.000Z "first6":"424242","last4":"4242"',
         `a${'5105105105105100'}b${'0'.repeat(46)}`,
         '{"amount":739,"cvv_check":"pass"} request 7391 took 739ms',

@@ -95,8 +95,11 @@ describe('checkCard', () => {
   it.each([
     ['a Luhn failure', { number: '4242424242424241' }, 'invalid_number', 'card[number]'],
     ['11 digits', { number: '42424242426' }, 'invalid_number', 'card[number]'],
+    // Luhn-valid, but no brand Clover takes issues 12-digit numbers.
+    ['12 digits', { number: '424242424242' }, 'invalid_number', 'card[number]'],
     ['20 digits', { number: '42424242424242424242' }, 'invalid_number', 'card[number]'],
     ['letters', { number: '4242x24242424242' }, 'invalid_number', 'card[number]'],
+    ['a number of no brand Clover takes', { number: '9999999999999995' }, 'invalid_card_type', 'card[number]'],
     ['month 0', { exp_month: '0' }, 'invalid_expiry_month', 'card[exp_month]'],
     ['month 13', { exp_month: 13 }, 'invalid_expiry_month', 'card[exp_month]'],
     ['month "1a"', { exp_month: '1a' }, 'invalid_expiry_month', 'card[exp_month]'],
@@ -117,10 +120,12 @@ describe('checkCard', () => {
     expect(checkCard(card({ number: '378282246310005', cvv: '1234' }), NOW).ok).toBe(true);
   });
 
-  it('accepts every valid number of 12 to 19 digits, whatever the separators, and keeps first6/last4', () => {
+  it('accepts every valid number of 13 to 19 digits of a Clover brand, whatever the separators, and keeps first6/last4', () => {
     fc.assert(
       fc.property(
-        digits(11, 18),
+        fc
+          .tuple(fc.constantFrom('4', '34', '37', '51', '2221', '6011', '65', '36', '3530'), digits(12, 18))
+          .map(([iin, rest]) => `${iin}${rest}`.slice(0, Math.max(12, rest.length))),
         fc.array(fc.constantFrom('', ' ', '-'), { minLength: 19, maxLength: 19 }),
         (b, seps) => {
           const n = `${b}${checkDigit(b)}`;

@@ -2,62 +2,99 @@
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { luhnValid } from '../../../shared/card';
-import { findCardNumbers, redact } from '../../../shared/redact';
+import { brandOf, checkCard, luhnValid } from '../../../shared/card';
+import { findCardNumbers, maskPan, redact } from '../../../shared/redact';
 
 function checkDigit(body: string): string {
   for (let d = 0; d <= 9; d++) if (luhnValid(`${body}${d}`)) return String(d);
   throw new Error('unreachable');
 }
 
-/** Luhn-valid numbers of 13 to 19 digits that start like a card network's (2–6). */
-const pan = fc
-  .tuple(fc.constantFrom('2', '3', '4', '5', '6'), fc.stringMatching(/^[0-9]{11,17}$/))
-  .map(([first, rest]) => `${first}${rest}${checkDigit(`${first}${rest}`)}`);
+/** Luhn-valid numbers of 12 to 19 digits, any first digit. */
+const anyRun = fc.stringMatching(/^[0-9]{11,18}$/).map((body) => `${body}${checkDigit(body)}`);
+/** What the scanner must find: every such run except its documented non-card shapes. */
+const pan = anyRun.filter((n) => !/^(\d)\1+$/.test(n) && !(n.length === 13 && n.startsWith('1')));
 /** Text that cannot run into a number's digits. */
 const prose = fc.stringMatching(/^[A-Za-z ,.:"{}=]{0,40}$/);
 
 describe('findCardNumbers', () => {
-  it('finds a card number planted in any text', () => {
+  it('finds any Luhn-valid 12–19-digit number planted in any text, whatever its first digit', () => {
     fc.assert(
       fc.property(prose, pan, prose, (before, n, after) => {
-        expect(findCardNumbers(`${before}${n}${after}`)).toEqual([n]);
+        expect(findCardNumbers(`${before} ${n} ${after}`)).toEqual([n]);
       }),
     );
   });
 
-  it('finds each of several numbers', () => {
-    expect(findCardNumbers('a 4242424242424242 b "378282246310005" c=6011000050617475')).toEqual([
+  it('finds each of several numbers, the short and unusual ones too', () => {
+    expect(
+      findCardNumbers(
+        'a 4242424242424242 b "378282246310005" c=6011000050617475 d 4222222222222 e 123456789015 f 9999999999999995',
+      ),
+    ).toEqual([
       '4242424242424242',
       '378282246310005',
       '6011000050617475',
+      '4222222222222',
+      '123456789015',
+      '9999999999999995',
     ]);
   });
 
-  it('ignores runs that fail Luhn, are too short or too long, or start like a timestamp', () => {
+  it('finds every number card validation accepts', () => {
+    const year = new Date().getUTCFullYear() + 3;
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.stringMatching(/^[0-9]{10,20}$/), (body) => {
+        const n = `${body}${checkDigit(body)}`;
+        const cvv = brandOf(n) === 'AMEX' ? '1234' : '123';
+        if (!checkCard({ number: n, exp_month: 12, exp_year: year, cvv }).ok) return;
+        accepted++;
+        expect(findCardNumbers(`"number":"${n}"`)).toEqual([n]);
+      }),
+    );
+    expect(accepted).toBeGreaterThan(0);
+  });
+
+  it('ignores runs that fail Luhn or are too short or too long', () => {
     expect(findCardNumbers('4242424242424241')).toEqual([]);
-    expect(findCardNumbers('424242424242')).toEqual([]);
+    expect(findCardNumbers('42424242426')).toEqual([]);
     expect(findCardNumbers('42424242424242424242')).toEqual([]);
+  });
+
+  it('ignores its documented non-card shapes: epoch-ms times, repeated digits, UUIDs and hex digests', () => {
     expect(findCardNumbers('"created":1795000000000')).toEqual([]);
     fc.assert(
       fc.property(fc.integer({ min: 1_000_000_000_000, max: 1_999_999_999_999 }), (ms) => {
         expect(findCardNumbers(`"at":${ms}`)).toEqual([]);
       }),
     );
+    expect(findCardNumbers('arn:aws:sts::000000000000:assumed-role/x')).toEqual([]);
+    expect(findCardNumbers('request 0d5a2c1e-9b7f-4e21-8c3d-123456789015 done')).toEqual([]);
+    expect(findCardNumbers(`hash a${'5105105105105100'}b${'0'.repeat(46)}`)).toEqual([]);
+    // The same run outside a UUID or a digest is found.
+    expect(findCardNumbers('id 123456789015')).toEqual(['123456789015']);
   });
 });
 
 describe('redact', () => {
-  it('reduces any card number, however written, to first6…last4', () => {
+  it('masks any Luhn-valid 12–19-digit run, however written, so that the scanner finds nothing', () => {
     fc.assert(
-      fc.property(prose, pan, fc.constantFrom('', ' ', '-'), prose, (before, n, sep, after) => {
+      fc.property(prose, anyRun, fc.constantFrom('', ' ', '-'), prose, (before, n, sep, after) => {
         const written = n.replace(/(\d{4})(?=\d)/g, `$1${sep}`);
-        const out = redact(`${before}${written}${after}`);
+        const out = redact(`${before} ${written} ${after}`);
         expect(findCardNumbers(out)).toEqual([]);
         expect(out).not.toContain(written);
-        expect(out).toContain(`${n.slice(0, 6)}…${n.slice(-4)}`);
+        expect(out).toContain(maskPan(n));
       }),
     );
+  });
+
+  it('shows first6…last4 only when at least five digits stay hidden, else last4 alone', () => {
+    expect(redact('pan 4242424242424242 x')).toBe('pan 424242…4242 x');
+    expect(redact('pan 378282246310005 x')).toBe('pan 378282…0005 x');
+    expect(redact('pan 4222222222222 x')).toBe('pan …2222 x');
+    expect(redact('n 123456789015 x')).toBe('n …9015 x');
   });
 
   it('leaves Luhn-invalid digit runs alone', () => {
