@@ -330,18 +330,18 @@ describe('schedules, monitoring, outputs', () => {
       'AuthFailures',
       'AwsAccessDenied',
       'CloverErrorRate',
+      'DeclineRate',
       'EventPublisherIteratorAge',
       'EventStreamDlqMessages',
-      'DeclineRate',
       'LambdaThrottles',
       'MerchantMismatch',
       'PendingChargesOld',
       'ScheduledJobErrors',
       'TokenRefreshFailures',
-      'WebhookDeliveriesFailed',
       'UninstallFollowUpsPending',
       'WafBlocks',
       'WebhookAuthFailures',
+      'WebhookDeliveriesFailed',
     ]);
     for (const a of alarms) expect(a.Properties!.AlarmActions).toEqual([{ Ref: topicId }]);
     s.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
