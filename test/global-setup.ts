@@ -36,7 +36,8 @@ export default function setup(project: TestProject): Promise<() => Promise<void>
  */
 export async function startPlatformProcess(
   project: TestProject,
-  { name, readyTimeoutMs = 90_000 }: { name: string; readyTimeoutMs?: number },
+  // A first start synthesizes every bundle (tens of seconds on a busy 2-core machine) before it is ready.
+  { name, readyTimeoutMs = 300_000 }: { name: string; readyTimeoutMs?: number },
 ): Promise<() => Promise<void>> {
   const [port, emulatorPort, dynamodbPort, secretsManagerPort] = await Promise.all([
     freePort(),
@@ -71,7 +72,10 @@ export async function startPlatformProcess(
   let out = '';
   await new Promise<void>((resolveReady, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`local platform not ready in ${readyTimeoutMs / 1000} s:\n${out.slice(-2000)}`)),
+      () => {
+        child?.kill('SIGTERM'); // it must not outlive the run it failed
+        reject(new Error(`local platform not ready in ${readyTimeoutMs / 1000} s:\n${out.slice(-2000)}`));
+      },
       readyTimeoutMs,
     );
     const onData = (c: Buffer) => {
