@@ -14,12 +14,14 @@ export const sk = {
   merchantKey: (keyId: string) => `KEY#${keyId}`,
   charge: (id: string) => `CHARGE#${id}`,
   refund: (id: string) => `REFUND#${id}`,
+  capture: (id: string) => `CAPTURE#${id}`,
+  /** The merchant's share of Clover's rate limits (shared/clover/budget.ts). */
+  cloverBudget: 'CLOVER#BUDGET',
   session: (id: string) => `SESSION#${id}`,
   idempotency: (route: string, key: string) => `IDEM#${route}#${key}`,
 };
 
-/** GSI1 partitions: all merchants (for the token refresher) and pending charges (for the reconciler). */
+/** GSI1 partitions: all merchants (for the token refresher). */
 export const gsi1 = {
   merchants: 'MERCHANTS',
-  pendingCharges: 'PENDING_CHARGES',
 };
