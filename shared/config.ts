@@ -44,6 +44,28 @@ export const config = {
   get oauthRedirectUrl() {
     return env.OAUTH_REDIRECT_URL ?? '';
   },
+  /**
+   * Clover calls per second per merchant token that all functions together may make (Clover
+   * allows 16, and 5 in flight: shared/clover/budget.ts); 0 turns the shared budget off.
+   */
+  get cloverRatePerSecond() {
+    return Number(env.CLOVER_RATE_PER_SECOND ?? 8);
+  },
+  /** How long a call may wait for its turn before it is answered 429 instead. */
+  get cloverBudgetMaxWaitMs() {
+    return Number(env.CLOVER_BUDGET_MAX_WAIT_MS ?? 2000);
+  },
+  /**
+   * How long after the last possible send a lookup at Clover that finds nothing proves that
+   * nothing was made: Clover's lists may lag behind its writes (docs/money.md, "List lag").
+   */
+  get listSettleMs() {
+    return Number(env.CLOVER_LIST_SETTLE_MS ?? 60_000);
+  },
+  /** Operations of one merchant the reconciler works on at once (Clover: 5 in flight per token). */
+  get reconcilePerMerchant() {
+    return Number(env.CLOVER_RECONCILE_PER_MERCHANT ?? 2);
+  },
   /** How long a container trusts its cached merchant record and secrets. */
   get cacheTtlMs() {
     return Number(env.CACHE_TTL_MS ?? 60_000);

@@ -12,6 +12,7 @@ export type MerchantId = Brand<string, 'MerchantId'>;
 export type ChargeId = Brand<string, 'ChargeId'>;
 export type RefundId = Brand<string, 'RefundId'>;
 export type SessionId = Brand<string, 'SessionId'>;
+export type CaptureId = Brand<string, 'CaptureId'>;
 /** Integer minor units. */
 export type Cents = Brand<number, 'Cents'>;
 
@@ -39,11 +40,13 @@ export function randomString(length: number, alphabet = B62): string {
   return out.length === length ? out : randomString(length, alphabet);
 }
 
-export const newId = (prefix: 'ch' | 're' | 'cs', now = Date.now()): string =>
+export const newId = (prefix: 'ch' | 're' | 'cs' | 'cp', now = Date.now()): string =>
   `${prefix}_${timePart(now)}${randomString(14, B32)}`;
 
 export const isMerchantId = (s: unknown): s is MerchantId => typeof s === 'string' && /^[A-Z0-9]{13}$/.test(s);
 export const isChargeId = (s: unknown): s is ChargeId => typeof s === 'string' && /^ch_[0-9a-z]{23}$/.test(s);
 export const isSessionId = (s: unknown): s is SessionId => typeof s === 'string' && /^cs_[0-9a-z]{23}$/.test(s);
+export const isRefundId = (s: unknown): s is RefundId => typeof s === 'string' && /^re_[0-9a-z]{23}$/.test(s);
+export const isCaptureId = (s: unknown): s is CaptureId => typeof s === 'string' && /^cp_[0-9a-z]{23}$/.test(s);
 
 export const sha256Hex = (s: string): string => createHash('sha256').update(s).digest('hex');

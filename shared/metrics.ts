@@ -7,13 +7,22 @@ export type MetricName =
   | 'CloverErrors'
   | 'TokenRefreshFailures'
   | 'TokenStoreFailures'
+  /** Age of the oldest unresolved money operation (charge, capture or refund), every reconciler run. */
   | 'OldestPendingChargeAgeSeconds'
   | 'PendingChargesResolved'
   | 'WebhookDeliveriesFailed'
   // Security signals (issue 13), each alarmed in infra/monitoring.ts.
   | 'MerchantMismatch'
   | 'WebhookAuthFailures'
-  | 'UninstallFollowUpsPending';
+  | 'UninstallFollowUpsPending'
+  /** Unresolved operations the reconciler has given up on for now, every reconciler run (alarm: > 0). */
+  | 'NeedsAttentionItems'
+  /** An operation moved to needs_attention (one per move). */
+  | 'NeedsAttention'
+  /** Clover answered 429 to a money call despite the shared budget. */
+  | 'CloverRateLimited'
+  /** A money call could not get a turn from the shared Clover budget in time (answered 429). */
+  | 'CloverBudgetExhausted';
 
 /** Emits one data point at once: our functions emit few metrics, and none may be lost to a crash. */
 type Unit = (typeof MetricUnit)[keyof typeof MetricUnit];

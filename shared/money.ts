@@ -15,23 +15,18 @@ export const AmountSchema = v.pipe(
   v.transform((n) => n as Cents),
 );
 
-/** ISO 4217 codes in current use. */
-const ISO_4217 = new Set(
-  (
-    'AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN BWP BYN BZD CAD CDF ' +
-    'CHF CLP CNY COP CRC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD ' +
-    'HNL HTG HUF IDR ILS INR IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD ' +
-    'MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN ' +
-    'PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY ' +
-    'TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW ZWL'
-  ).split(' '),
-);
+/**
+ * The currencies Clover's ecommerce API takes: it is offered in the US and Canada only
+ * (clover-api.md §0), and a merchant charges in its own country's currency.
+ */
+export const CURRENCIES = ['usd', 'cad'] as const;
+export type Currency = (typeof CURRENCIES)[number];
 
-/** ISO 4217, any case in, lower case out (API.md §1). */
+/** USD or CAD, any case in, lower case out (API.md §1). */
 export const CurrencySchema = v.pipe(
   v.string('currency must be a string'),
-  v.check((c) => ISO_4217.has(c.toUpperCase()), 'currency must be an ISO 4217 code such as usd'),
-  v.transform((c) => c.toLowerCase()),
+  v.check((c) => (CURRENCIES as readonly string[]).includes(c.toLowerCase()), 'currency must be usd or cad'),
+  v.transform((c) => c.toLowerCase() as Currency),
 );
 
 /** Sum of cents that stays an integer and never silently loses precision. */

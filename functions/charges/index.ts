@@ -16,16 +16,19 @@ export const handler = httpHandler({
   'POST /v1/charges': (ctx) =>
     idempotent(ctx, async (raw, ref) => {
       const body = parseWith(CreateChargeSchema, raw, { codes: moneyCodes });
-      await activeMerchant(ref.merchantId);
-      return createChargeOnce(ref, {
-        source: body.source,
-        amount: body.amount,
-        currency: body.currency,
-        capture: body.capture ?? true,
-        description: body.description ?? null,
-        external_reference_id: body.external_reference_id ?? null,
-        forwardedFor: body.customer_ip ?? sourceIp(ctx.event),
-      });
+      return createChargeOnce(
+        ref,
+        {
+          source: body.source,
+          amount: body.amount,
+          currency: body.currency,
+          capture: body.capture ?? true,
+          description: body.description ?? null,
+          external_reference_id: body.external_reference_id ?? null,
+          forwardedFor: body.customer_ip ?? sourceIp(ctx.event),
+        },
+        () => activeMerchant(ref.merchantId),
+      );
     }),
 
   'GET /v1/charges/{id}': async ({ params, caller }) => {
@@ -58,7 +61,6 @@ export const handler = httpHandler({
       const body = parseWith(CaptureSchema, raw, { codes: { amount: 'invalid_amount' } });
       const id = ctx.params.id ?? '';
       if (!isChargeId(id)) throw notFound('charge');
-      await activeMerchant(ref.merchantId);
-      return captureOnce(ref, id, body.amount, sourceIp(ctx.event));
+      return captureOnce(ref, id, body.amount, sourceIp(ctx.event), () => activeMerchant(ref.merchantId));
     }),
 });

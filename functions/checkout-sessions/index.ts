@@ -8,8 +8,8 @@ import { parseWith } from '../../shared/http/validate';
 import { isSessionId } from '../../shared/ids';
 import { activeMerchant } from '../../shared/merchant-cache';
 import { CreateSessionSchema, moneyCodes, PaySessionSchema } from '../../shared/payments/schemas';
-import { createSession, paySession } from '../../shared/payments/sessions';
-import { getSession, sessionObject } from '../../shared/store/ledger';
+import { createSession, paySession, sessionWithCharge } from '../../shared/payments/sessions';
+import { sessionObject } from '../../shared/store/ledger';
 
 export const handler = httpHandler({
   'POST /v1/checkout-sessions': async ({ event, caller }) => {
@@ -27,9 +27,9 @@ export const handler = httpHandler({
 
   'GET /v1/checkout-sessions/{id}': async ({ params, caller }) => {
     const id = params.id ?? '';
-    const session = isSessionId(id) ? await getSession(caller.merchantId, id) : null;
-    if (!session) throw notFound('checkout session');
-    return json(200, sessionObject(session, true));
+    const found = isSessionId(id) ? await sessionWithCharge(caller.merchantId, id) : null;
+    if (!found) throw notFound('checkout session');
+    return json(200, sessionObject(found.session, true, found.charge));
   },
 
   'POST /v1/checkout-sessions/{id}/pay': (ctx) =>
@@ -37,11 +37,15 @@ export const handler = httpHandler({
       const body = parseWith(PaySessionSchema, raw, { codes: { source: 'invalid_source' } });
       const id = ctx.params.id ?? '';
       if (!isSessionId(id)) throw notFound('checkout session');
-      await activeMerchant(ref.merchantId);
-      return paySession(ref, id, {
-        client_secret: body.client_secret,
-        source: body.source,
-        forwardedFor: body.customer_ip ?? sourceIp(ctx.event),
-      });
+      return paySession(
+        ref,
+        id,
+        {
+          client_secret: body.client_secret,
+          source: body.source,
+          forwardedFor: body.customer_ip ?? sourceIp(ctx.event),
+        },
+        () => activeMerchant(ref.merchantId),
+      );
     }),
 });

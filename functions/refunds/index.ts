@@ -13,7 +13,8 @@ export const handler = httpHandler({
     idempotent(ctx, async (raw, ref) => {
       const body = parseWith(RefundSchema, raw, { codes: { amount: 'invalid_amount' } });
       if (!isChargeId(body.charge)) throw notFound('charge', 'charge');
-      await activeMerchant(ref.merchantId);
-      return refundOnce(ref, { charge: body.charge, amount: body.amount, reason: body.reason });
+      return refundOnce(ref, { charge: body.charge, amount: body.amount, reason: body.reason }, () =>
+        activeMerchant(ref.merchantId),
+      );
     }),
 });

@@ -2,12 +2,12 @@
 // the caller's merchant: another merchant's charge is answered like one that does not exist.
 
 import type { Principal } from './auth';
-import type { Emu } from './context';
+import { type Emu, settingFor } from './context';
 import { cloverError, invalidRequest, type Reply, requestError, resourceMissing } from './errors';
 import { type ApiRequest, header, isInt, objectBody, optionalMetadata, optionalString } from './http';
 import { type IdempotentReply, withIdempotency } from './idempotency';
 import { cloverId, digits, authCode as newAuthCode } from './ids';
-import { newestFirst, paginate } from './pagination';
+import { listable, newestFirst, paginate } from './pagination';
 import type { ChargeObject, ChargeRecord } from './state';
 
 export const MAX_AMOUNT = 99_999_999;
@@ -162,10 +162,16 @@ export function getCharge(emu: Emu, principal: Principal, id: string): Reply {
 /** GET /v1/charges */
 export function listCharges(emu: Emu, req: ApiRequest, principal: Principal): Reply {
   const own = newestFirst([...emu.store.charges.values()].filter((c) => c.merchant_id === principal.merchant_id));
+  const lag = settingFor(emu, principal.merchant_id, 'list_lag_ms');
   return {
     status: 200,
     body: paginate(
-      own.map((c) => c.charge),
+      listable(
+        own.map((c) => c.charge),
+        req.query,
+        emu.now(),
+        lag,
+      ),
       req.query,
       '/v1/charges',
       'charge',

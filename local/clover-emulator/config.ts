@@ -10,7 +10,24 @@ export interface RateLimits {
   app_concurrent: number;
 }
 
-export interface RuntimeConfig {
+/**
+ * What a repeated `idempotency-key` does (clover-api.md §7.4: Clover documents none of this, so the
+ * emulator can play each possibility): `replay` answers the first definitive answer again (Stripe's
+ * rule), `reject` answers 400 `idempotency_error` whatever the body, `ignore` carries the request
+ * out as if the key were new (a single-use token then answers `token_already_used`, a refunded
+ * charge `charge_already_refunded`).
+ */
+export type IdempotencyMode = 'replay' | 'reject' | 'ignore';
+export const IDEMPOTENCY_MODES: readonly IdempotencyMode[] = ['replay', 'reject', 'ignore'];
+
+/** Settings that may also be set per merchant (POST /_emulator/merchants/{id}/config). */
+export interface MerchantSettings {
+  idempotency_mode: IdempotencyMode;
+  /** A charge or refund shows in the list endpoints only this long (emulator clock) after it was made. */
+  list_lag_ms: number;
+}
+
+export interface RuntimeConfig extends MerchantSettings {
   access_token_lifetime_seconds: number;
   refresh_token_lifetime_seconds: number;
   /** Reject create-charge without `x-forwarded-for` (Clover requires it since 2023). */
@@ -35,6 +52,8 @@ export function defaultConfig(opts: {
     decline_status: 402,
     rate_limits: { ...CLOVER_RATE_LIMITS },
     idempotency_retention_seconds: 86_400,
+    idempotency_mode: 'replay',
+    list_lag_ms: 0,
   };
 }
 
@@ -73,6 +92,10 @@ export function updateConfig(current: RuntimeConfig, patch: unknown): RuntimeCon
       case 'rate_limits':
         next.rate_limits = rateLimits(current.rate_limits, value);
         break;
+      case 'idempotency_mode':
+      case 'list_lag_ms':
+        Object.assign(next, merchantSetting(key, value));
+        break;
       default:
         throw invalidRequest(`unknown setting ${key}`, key);
     }
@@ -91,6 +114,33 @@ function rateLimits(current: RateLimits | false, value: unknown): RateLimits | f
     if (!Object.hasOwn(CLOVER_RATE_LIMITS, key))
       throw invalidRequest(`unknown rate limit ${key}`, `rate_limits.${key}`);
     next[key as keyof RateLimits] = positiveInt(v, `rate_limits.${key}`);
+  }
+  return next;
+}
+
+function merchantSetting(key: keyof MerchantSettings, value: unknown): Partial<MerchantSettings> {
+  if (key === 'idempotency_mode') {
+    if (!IDEMPOTENCY_MODES.includes(value as IdempotencyMode)) {
+      throw invalidRequest(`${key} must be one of ${IDEMPOTENCY_MODES.join(', ')}`, key);
+    }
+    return { idempotency_mode: value as IdempotencyMode };
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 3_600_000) {
+    throw invalidRequest(`${key} must be an integer from 0 to 3600000`, key);
+  }
+  return { list_lag_ms: value };
+}
+
+/** A partial per-merchant override; throws (and changes nothing) when any field is invalid. */
+export function updateMerchantSettings(current: Partial<MerchantSettings>, patch: unknown): Partial<MerchantSettings> {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+    throw invalidRequest('body must be a JSON object');
+  }
+  const next: Partial<MerchantSettings> = { ...current };
+  for (const [key, value] of Object.entries(patch)) {
+    if (key !== 'idempotency_mode' && key !== 'list_lag_ms') throw invalidRequest(`unknown setting ${key}`, key);
+    if (value === null) delete next[key];
+    else Object.assign(next, merchantSetting(key, value));
   }
   return next;
 }

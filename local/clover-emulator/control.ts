@@ -1,7 +1,8 @@
 // The test control surface under /_emulator (API.md §3.1): merchants, apps, the request log,
-// faults, reset, run-time config, and a view of the charges actually made.
+// faults, reset, run-time config (also per merchant), and a view of the charges and refunds
+// actually made.
 
-import { updateConfig } from './config';
+import { updateConfig, updateMerchantSettings } from './config';
 import type { Emu } from './context';
 import { ApiError, invalidRequest, notFound, type Reply } from './errors';
 import type { Faults } from './faults';
@@ -53,11 +54,33 @@ export function control(deps: ControlDeps, req: ApiRequest): Reply {
       return { status: 200, body: emu.config };
     case 'GET /_emulator/charges':
       return listAllCharges(emu, req.query.get('merchant_id'));
+    case 'GET /_emulator/refunds':
+      return listAllRefunds(emu, req.query.get('merchant_id'));
     case 'POST /_emulator/revoke':
       return revoke(emu, req);
-    default:
-      throw notFound();
+    default: {
+      const m = /^(GET|POST) \/_emulator\/merchants\/([A-Z0-9]{13})\/config$/.exec(route);
+      if (!m) throw notFound();
+      const merchantId = m[2]!;
+      if (!emu.store.merchants.has(merchantId)) throw notFound();
+      if (m[1] === 'POST') {
+        const next = updateMerchantSettings(emu.merchantSettings.get(merchantId) ?? {}, objectBody(req, true));
+        emu.merchantSettings.set(merchantId, next);
+      }
+      return { status: 200, body: merchantSettingsView(emu, merchantId) };
+    }
   }
+}
+
+/** What applies to a merchant: its overrides over the emulator-wide config. */
+function merchantSettingsView(emu: Emu, merchantId: string): Record<string, unknown> {
+  const own = emu.merchantSettings.get(merchantId) ?? {};
+  return {
+    merchant_id: merchantId,
+    idempotency_mode: own.idempotency_mode ?? emu.config.idempotency_mode,
+    list_lag_ms: own.list_lag_ms ?? emu.config.list_lag_ms,
+    overrides: own,
+  };
 }
 
 function createMerchant(emu: Emu, req: ApiRequest): Reply {
@@ -110,6 +133,13 @@ function listAllCharges(emu: Emu, merchantId: string | null): Reply {
     [...emu.store.charges.values()].filter((c) => !merchantId || c.merchant_id === merchantId),
   );
   return { status: 200, body: records.map((r) => ({ ...r.charge, merchant_id: r.merchant_id })) };
+}
+
+function listAllRefunds(emu: Emu, merchantId: string | null): Reply {
+  const records = newestFirst(
+    [...emu.store.refunds.values()].filter((r) => !merchantId || r.merchant_id === merchantId),
+  );
+  return { status: 200, body: records.map((r) => ({ ...r.refund, merchant_id: r.merchant_id })) };
 }
 
 function revoke(emu: Emu, req: ApiRequest): Reply {

@@ -1,6 +1,7 @@
-// Injected failures (API.md §3.1): the next `times` requests matching a path prefix (and method)
-// get a canned status/body, wait `delay_ms`, or lose their connection. With `after_effect` the
-// request is carried out first and only its response is replaced, delayed or lost.
+// Injected failures (API.md §3.1): the next `times` requests matching a path prefix (and method,
+// and merchant when `merchant_id` is given) get a canned status/body, wait `delay_ms`, or lose
+// their connection. With `after_effect` the request is carried out first and only its response is
+// replaced, delayed or lost.
 
 import { invalidRequest } from './errors';
 import { isInt } from './http';
@@ -9,6 +10,8 @@ export interface Fault {
   id: number;
   path: string;
   method: string | null;
+  /** Only requests authenticated as this merchant (null: any request). */
+  merchant_id: string | null;
   status: number | null;
   body: unknown;
   delay_ms: number;
@@ -17,7 +20,17 @@ export interface Fault {
   after_effect: boolean;
 }
 
-const FIELDS = new Set(['path', 'method', 'status', 'body', 'delay_ms', 'times', 'drop', 'after_effect']);
+const FIELDS = new Set([
+  'path',
+  'method',
+  'merchant_id',
+  'status',
+  'body',
+  'delay_ms',
+  'times',
+  'drop',
+  'after_effect',
+]);
 const MAX_DELAY_MS = 120_000;
 
 export class Faults {
@@ -33,6 +46,9 @@ export class Faults {
     if (typeof f.path !== 'string' || !f.path.startsWith('/')) throw invalidRequest('path must start with /', 'path');
     if (f.method !== undefined && f.method !== null && typeof f.method !== 'string') {
       throw invalidRequest('method must be a string', 'method');
+    }
+    if (f.merchant_id !== undefined && f.merchant_id !== null && typeof f.merchant_id !== 'string') {
+      throw invalidRequest('merchant_id must be a string', 'merchant_id');
     }
     if (f.status !== undefined && f.status !== null && (!isInt(f.status) || f.status < 100 || f.status > 599)) {
       throw invalidRequest('status must be an HTTP status code', 'status');
@@ -51,6 +67,7 @@ export class Faults {
       id: this.nextId++,
       path: f.path,
       method: typeof f.method === 'string' ? f.method.toUpperCase() : null,
+      merchant_id: typeof f.merchant_id === 'string' ? f.merchant_id : null,
       status: isInt(f.status) ? f.status : null,
       body: f.body,
       delay_ms: isInt(f.delay_ms) ? f.delay_ms : 0,
@@ -66,8 +83,13 @@ export class Faults {
   }
 
   /** The first fault matching this request, with one of its `times` used up. */
-  take(method: string, path: string): Fault | null {
-    const index = this.faults.findIndex((f) => path.startsWith(f.path) && (!f.method || f.method === method));
+  take(method: string, path: string, merchantId: string | null = null): Fault | null {
+    const index = this.faults.findIndex(
+      (f) =>
+        path.startsWith(f.path) &&
+        (!f.method || f.method === method) &&
+        (!f.merchant_id || f.merchant_id === merchantId),
+    );
     const fault = this.faults[index];
     if (!fault) return null;
     fault.times -= 1;

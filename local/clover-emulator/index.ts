@@ -43,6 +43,12 @@ export interface CloverEmulatorOptions {
   log?: (line: string) => void;
   /** Epoch ms, for tests. */
   now?: () => number;
+  /**
+   * A merchant's own clock, for tests that give each merchant a virtual time (the simulation):
+   * what that merchant's charges, refunds, lists and idempotency records see. Undefined (or an
+   * undefined answer) falls back to `now`. OAuth and tokens keep `now`.
+   */
+  clockFor?: (merchantId: string) => number | undefined;
 }
 
 export interface CloverEmulator {
@@ -184,7 +190,26 @@ export async function startCloverEmulator(opts: CloverEmulatorOptions = {}): Pro
   };
   registerOptionApps();
 
-  const emu: Emu = { store, config: defaultConfig(opts), now };
+  const emu: Emu = { store, config: defaultConfig(opts), merchantSettings: new Map(), now };
+  const clockFor = opts.clockFor;
+  /** The handlers' view of the emulator for one request: the merchant's clock where there is one. */
+  const emuFor = (principal: Principal | null): Emu => {
+    if (!principal || !clockFor) return emu;
+    const merchantId = principal.merchant_id;
+    return {
+      get store() {
+        return emu.store;
+      },
+      get config() {
+        return emu.config;
+      },
+      set config(c) {
+        emu.config = c;
+      },
+      merchantSettings: emu.merchantSettings,
+      now: () => clockFor(merchantId) ?? now(),
+    };
+  };
   const faults = new Faults();
   const requests = new RequestLog();
   const limiter = new RateLimiter();
@@ -200,6 +225,7 @@ export async function startCloverEmulator(opts: CloverEmulatorOptions = {}): Pro
       requests.clear();
       limiter.clear();
       emu.config = defaultConfig(opts);
+      emu.merchantSettings.clear();
     },
   };
 
@@ -209,7 +235,7 @@ export async function startCloverEmulator(opts: CloverEmulatorOptions = {}): Pro
       if (!route) throw found.wrongMethod ? methodNotAllowed() : notFound();
       if (route.auth === 'none') return route.handle(emu, req);
       if (!principal) throw unauthorized();
-      return route.handle(emu, req, principal, found.id);
+      return route.handle(emuFor(principal), req, principal, found.id);
     } catch (err) {
       if (err instanceof ApiError) return err.toReply();
       log?.(
@@ -297,7 +323,7 @@ export async function startCloverEmulator(opts: CloverEmulatorOptions = {}): Pro
       res.on('close', admission.release);
     }
 
-    const fault = faults.take(method, path);
+    const fault = faults.take(method, path, principal?.merchant_id ?? null);
     try {
       await respond(incoming, res, fault, () => dispatch(req, found, principal), shutdown.signal);
     } catch {

@@ -1,5 +1,8 @@
 // Clover's list envelope (clover-api.md §5.3, §13.14): newest first, `limit` 1–100 (default 10),
-// `starting_after` / `ending_before` cursors naming an id in the list.
+// `starting_after` / `ending_before` cursors naming an id in the list, and Clover's `created`
+// filters (`created.gt|gte|lt|lte` = epoch ms or `yyyy-MM-dd HH:mm:ss`, UTC). A list may lag
+// behind writes (`list_lag_ms`): what was made less than that long ago is not listed yet, while a
+// GET by id sees it at once.
 
 import { invalidRequest, resourceMissing } from './errors';
 
@@ -52,4 +55,40 @@ export function paginate<T extends { id: string }>(
     };
   }
   return { object: 'list', url, data: items.slice(0, limit), has_more: items.length > limit };
+}
+
+const CREATED_OPS = ['gt', 'gte', 'lt', 'lte'] as const;
+
+function parseInstant(text: string, param: string): number {
+  if (/^\d{1,16}$/.test(text)) return Number(text);
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[ T](\d{2}):(\d{2}):(\d{2}))?$/.exec(text);
+  if (!m) throw invalidRequest(`${param} must be epoch milliseconds or yyyy-MM-dd HH:mm:ss`, param);
+  const [, y, mo, d, h, mi, s] = m;
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h ?? 0), Number(mi ?? 0), Number(s ?? 0));
+}
+
+/** Keeps what matches the `created.*` filters and is old enough to be listed (`lagMs`). */
+export function listable<T extends { created: number }>(
+  items: T[],
+  query: URLSearchParams,
+  now: number,
+  lagMs: number,
+): T[] {
+  const bounds: [(typeof CREATED_OPS)[number], number][] = [];
+  for (const op of CREATED_OPS) {
+    const text = query.get(`created.${op}`);
+    if (text !== null) bounds.push([op, parseInstant(text, `created.${op}`)]);
+  }
+  return items.filter((item) => {
+    if (item.created + lagMs > now) return false;
+    return bounds.every(([op, t]) =>
+      op === 'gt'
+        ? item.created > t
+        : op === 'gte'
+          ? item.created >= t
+          : op === 'lt'
+            ? item.created < t
+            : item.created <= t,
+    );
+  });
 }

@@ -3,12 +3,12 @@
 
 import type { Principal } from './auth';
 import { ownCharge } from './charges';
-import type { Emu } from './context';
+import { type Emu, settingFor } from './context';
 import { invalidRequest, type Reply, requestError, resourceMissing } from './errors';
 import { type ApiRequest, isInt, objectBody, optionalMetadata, optionalString } from './http';
 import { withIdempotency } from './idempotency';
 import { cloverId } from './ids';
-import { newestFirst, paginate } from './pagination';
+import { listable, newestFirst, paginate } from './pagination';
 import type { RefundObject } from './state';
 
 const REASONS = new Set(['duplicate', 'fraudulent', 'requested_by_customer']);
@@ -89,10 +89,16 @@ export function listRefunds(emu: Emu, req: ApiRequest, principal: Principal): Re
       (r) => r.merchant_id === principal.merchant_id && (!chargeId || r.refund.charge === chargeId),
     ),
   );
+  const lag = settingFor(emu, principal.merchant_id, 'list_lag_ms');
   return {
     status: 200,
     body: paginate(
-      own.map((r) => r.refund),
+      listable(
+        own.map((r) => r.refund),
+        req.query,
+        emu.now(),
+        lag,
+      ),
       req.query,
       '/v1/refunds',
       'refund',

@@ -3,8 +3,11 @@
  * backoff that honours `retry-after` while the caller's time budget lasts. Outcomes are values:
  * `ok` with the parsed body, `clover_error` with Clover's status and error body, or `unknown` when
  * the request may have reached Clover but no answer came back (timeout, dropped connection), which
- * money-moving callers must treat as "maybe happened".
+ * money-moving callers must treat as "maybe happened". What an answer proves about a money
+ * operation is decided in one place, shared/payments/evidence.ts, not here.
  */
+import { hooks } from '../hooks';
+
 export interface CloverErrorBody {
   message?: string;
   error?: {
@@ -19,12 +22,16 @@ export interface CloverErrorBody {
 }
 
 export type CloverResult<T> =
-  | { readonly kind: 'ok'; readonly status: number; readonly body: T }
+  /** `nonJson`: the body was not JSON (kept as `{message}`); such a 2xx proves nothing (shared/payments/evidence.ts). */
+  | { readonly kind: 'ok'; readonly status: number; readonly body: T; readonly nonJson?: true }
   | {
       readonly kind: 'clover_error';
       readonly status: number;
       readonly body: CloverErrorBody;
       readonly retryAfter?: number;
+      readonly nonJson?: true;
+      /** The `X-RateLimit-*` header a 429 named: which of Clover's limits was hit. */
+      readonly rateLimit?: string;
     }
   | { readonly kind: 'unknown'; readonly reason: 'timeout' | 'connection' }
   | { readonly kind: 'unreachable' };
@@ -36,6 +43,12 @@ export interface CloverRequest {
   readonly body?: unknown;
   /** Absolute deadline (epoch ms) of the whole operation, retries included. */
   readonly deadline?: number;
+  /**
+   * Retry a 429 here, after Clover's `retry-after` (default true). Money calls say false: they take
+   * their turn from the shared rate budget instead (shared/clover/budget.ts), and a second send
+   * would make the operation a re-send.
+   */
+  readonly retryRateLimited?: boolean;
 }
 
 export interface CloverHttpOptions {
@@ -47,22 +60,28 @@ export interface CloverHttpOptions {
 }
 
 const USER_AGENT = 'clover-payment-functions/0.1';
+const RATE_LIMIT_HEADERS = [
+  'x-ratelimit-tokenconcurrentlimit',
+  'x-ratelimit-tokenlimit',
+  'x-ratelimit-crosstokenconcurrentlimit',
+  'x-ratelimit-crosstokenlimit',
+];
 
 export class CloverHttp {
   private readonly fetchFn: typeof fetch;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
   constructor(private readonly opts: CloverHttpOptions) {
-    this.fetchFn = opts.fetch ?? fetch;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.now = opts.now ?? Date.now;
+    this.fetchFn = opts.fetch ?? ((input, init) => hooks.fetch(input, init));
+    this.sleep = opts.sleep ?? ((ms) => hooks.sleep(ms));
+    this.now = opts.now ?? (() => hooks.now());
   }
 
   async send<T>(req: CloverRequest): Promise<CloverResult<T>> {
     const deadline = req.deadline ?? this.now() + this.opts.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const result = await this.once<T>(req, Math.min(this.opts.timeoutMs, Math.max(1, deadline - this.now())));
-      if (result.kind !== 'clover_error' || result.status !== 429) return result;
+      if (result.kind !== 'clover_error' || result.status !== 429 || req.retryRateLimited === false) return result;
       // Clover asks for at least a second after a 429, and retrying early lengthens the wait.
       const backoff = Math.max((result.retryAfter ?? 1) * 1000, 250 * 2 ** attempt) + Math.floor(Math.random() * 100);
       if (this.now() + backoff + 200 >= deadline || attempt >= 4) return result;
@@ -97,20 +116,26 @@ export class CloverHttp {
       return c.kind === 'unreachable' ? { kind: 'unknown', reason: 'connection' } : c;
     }
     let body: unknown = {};
+    let nonJson = false;
     if (text) {
       try {
         body = JSON.parse(text);
       } catch {
         body = { message: text.slice(0, 200) };
+        nonJson = true;
       }
     }
-    if (res.status >= 200 && res.status < 300) return { kind: 'ok', status: res.status, body: body as T };
+    const flag = nonJson ? ({ nonJson: true } as const) : {};
+    if (res.status >= 200 && res.status < 300) return { kind: 'ok', status: res.status, body: body as T, ...flag };
     const retryAfter = Number(res.headers.get('retry-after'));
+    const rateLimit = RATE_LIMIT_HEADERS.find((h) => res.headers.has(h));
     return {
       kind: 'clover_error',
       status: res.status,
       body: (body ?? {}) as CloverErrorBody,
+      ...flag,
       ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfter } : {}),
+      ...(rateLimit ? { rateLimit } : {}),
     };
   }
 }

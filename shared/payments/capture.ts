@@ -1,33 +1,37 @@
 /**
- * Capturing an authorised charge, at most once. The claim transaction also takes the charge's
- * capture lock (`capture_lock`, named after the client's Idempotency-Key so that a retry of the
- * same request keeps it), conditioned on the charge being succeeded and not captured: two
- * concurrent captures with different keys cannot both reach Clover.
+ * Capturing an authorised charge, at most once (docs/money.md). A capture is an operation of its
+ * own (`cp_…`, its Clover key derived from that id): recorded `pending`, listed in the pending
+ * index, in the same transaction that takes the charge's capture lock (conditioned on the charge
+ * being succeeded, not captured, not being voided, and not locked) — so two captures, or a
+ * capture and a void, can never both reach Clover, and a capture whose answer is lost is found
+ * and resolved by the reconciler like any other pending operation.
  */
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { captureCharge, getCloverCharge } from '../clover/scl';
+import { dynamo } from '../aws';
+import { takeTurn } from '../clover/budget';
+import { getCloverCharge } from '../clover/scl';
 import { config } from '../config';
+import { hooks } from '../hooks';
 import { ApiError, conflict, invalidRequest, notFound } from '../http/errors';
-import { json, toResponse } from '../http/response';
-import {
-  type Claim,
-  claim,
-  cloverIdempotencyKey,
-  completeItem,
-  endOf,
-  LedgerConditionFailed,
-  releaseClaim,
-} from '../idempotency';
-import { sha256Hex } from '../ids';
-import { withAccessToken } from '../merchant-context';
-import { accessToken } from '../oauth/access-token';
+import { claimKey, findKey, type KeyRecord, releaseKey } from '../idempotency';
+import { newId } from '../ids';
 import { pk, sk } from '../store/keys';
-import { type ChargeRecord, chargeObject, getCharge, pendingIndex } from '../store/ledger';
+import { type CaptureRecord, type ChargeRecord, getCapture, getCharge } from '../store/ledger';
+import { pendingKeys } from '../store/pending';
+import { captureAnswer } from './answers';
 import type { ClaimRef } from './charges';
-import { classify, pendingFailure } from './outcome';
-import { transact } from './transact';
-
-const LOCK_MS = 30_000;
+import { callClover, lookupCapture, sendCapture, waitBudget } from './clover-calls';
+import {
+  CLAIM_LEASE_MS,
+  drive,
+  isConditionFailure,
+  isTransactionConflict,
+  type Kind,
+  pendingFailure,
+  RECONCILE_GRACE_MS,
+  resume,
+} from './operation';
 
 function precheck(ch: ChargeRecord, amount: number | undefined): void {
   if (ch.status !== 'succeeded') throw conflict('charge_not_capturable', `A ${ch.status} charge cannot be captured.`);
@@ -39,60 +43,10 @@ function precheck(ch: ChargeRecord, amount: number | undefined): void {
       'amount',
     );
   }
-}
-
-export async function captureOnce(
-  ref: ClaimRef,
-  chargeId: string,
-  amount: number | undefined,
-  forwardedFor: string,
-): Promise<APIGatewayProxyResult> {
-  const ch = await getCharge(ref.merchantId, chargeId);
-  if (!ch) throw notFound('charge');
-  const lock = lockFor(ref.clientKey);
-  const now = Date.now();
-  let outcome: Awaited<ReturnType<typeof claim>>;
-  try {
-    outcome = await claim(
-      ref.merchantId,
-      ref.routeKey,
-      ref.clientKey,
-      ref.hash,
-      {
-        resourceId: chargeId,
-        items: [
-          {
-            Update: {
-              TableName: config.tableName,
-              Key: { pk: pk.merchant(ref.merchantId), sk: sk.charge(chargeId) },
-              UpdateExpression: 'SET capture_lock = :l, capture_lock_until = :until',
-              ConditionExpression:
-                // No capture while a void (refund of the authorisation) is under way, and no void during a capture.
-                '#s = :succeeded AND captured = :false AND amount_refund_pending = :zero AND (attribute_not_exists(capture_lock) OR capture_lock = :l OR capture_lock_until < :now)',
-              ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: {
-                ':l': lock,
-                ':until': now + LOCK_MS,
-                ':succeeded': 'succeeded',
-                ':false': false,
-                ':zero': 0,
-                ':now': now,
-              },
-            },
-          },
-        ],
-      },
-      ref.requestId,
-      now,
-    );
-  } catch (e) {
-    if (!(e instanceof LedgerConditionFailed)) throw e;
-    const fresh = await getCharge(ref.merchantId, chargeId);
-    if (!fresh) throw notFound('charge');
-    precheck(fresh, amount);
-    if (fresh.amount_refund_pending > 0) {
-      throw conflict('charge_not_capturable', 'This authorisation is being released by a refund.');
-    }
+  if (ch.amount_refund_pending > 0) {
+    throw conflict('charge_not_capturable', 'This authorisation is being released by a refund.');
+  }
+  if (ch.capture_lock) {
     throw new ApiError(
       409,
       'invalid_request_error',
@@ -100,157 +54,227 @@ export async function captureOnce(
       'Another capture of this charge is under way.',
       {
         retryAfter: 1,
+        charge: ch.id,
       },
     );
   }
-  if (outcome.kind === 'replay') return outcome.response;
-  const c = outcome.claim;
-  const current = (await getCharge(ref.merchantId, chargeId))!;
+}
+
+export const captureKind: Kind<CaptureRecord> = {
+  op: 'capture',
+  load: getCapture,
+  expect: (c) => ({
+    op: 'capture',
+    ourId: c.id,
+    amount: c.amount,
+    currency: c.currency,
+    cloverChargeId: c.clover_charge_id,
+  }),
+  // A charge is captured once at most: a second send cannot capture it twice.
+  duplicateSafe: () => true,
+  chargeId: (c) => c.charge,
+  send: sendCapture,
+  lookup: lookupCapture,
+  async resolve(c, res, cond) {
+    const chargeKey = { pk: pk.merchant(c.merchant_id), sk: sk.charge(c.charge) };
+    const succeeded = res.kind === 'succeeded';
+    const next: CaptureRecord = {
+      ...c,
+      status: succeeded ? 'succeeded' : 'failed',
+      ...(res.kind === 'failed' ? { answer: res.answer } : {}),
+    };
+    delete next.lease_owner;
+    delete next.pending_shard;
+    delete next.pending_due;
+    // Refused because Clover has it captured already (from outside): learn how much, from Clover.
+    const elsewhere =
+      res.kind === 'failed' && res.answer.code === 'charge_already_captured' ? await capturedAtClover(c) : null;
+    const chargeUpdate = succeeded
+      ? {
+          UpdateExpression: 'SET captured = :t, amount_captured = :a, refundable_remaining = :a REMOVE capture_lock',
+          ExpressionAttributeValues: { ':t': true, ':a': c.amount, ':cp': c.id },
+        }
+      : elsewhere !== null
+        ? {
+            UpdateExpression: 'SET captured = :t, amount_captured = :a, refundable_remaining = :a REMOVE capture_lock',
+            ExpressionAttributeValues: { ':t': true, ':a': elsewhere, ':cp': c.id },
+          }
+        : { UpdateExpression: 'REMOVE capture_lock', ExpressionAttributeValues: { ':cp': c.id } };
+    await dynamo.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: config.tableName,
+              Key: { pk: c.pk, sk: c.sk },
+              UpdateExpression: `SET #s = :s, resolved_by = :rid${succeeded ? '' : ', answer = :answer'} REMOVE lease_owner, pending_shard, pending_due`,
+              ConditionExpression: `#s IN (:pending, :attention)${cond.attempt !== undefined ? ' AND attempt = :attempt' : ''}`,
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: {
+                ':s': next.status,
+                ':rid': cond.requestId,
+                ':pending': 'pending',
+                ':attention': 'needs_attention',
+                ...(succeeded ? {} : { ':answer': next.answer }),
+                ...(cond.attempt !== undefined ? { ':attempt': cond.attempt } : {}),
+              },
+            },
+          },
+          {
+            Update: {
+              TableName: config.tableName,
+              Key: chargeKey,
+              ...chargeUpdate,
+              ConditionExpression: 'capture_lock = :cp',
+            },
+          },
+        ],
+      }),
+    );
+    return next;
+  },
+  async answer(c) {
+    const ch = await getCharge(c.merchant_id, c.charge);
+    if (!ch)
+      throw new ApiError(500, 'api_error', 'ledger_inconsistent', 'The charge of this capture could not be found.');
+    return captureAnswer(c, ch);
+  },
+};
+
+/** What Clover says was captured on the charge (amount_captured), when it says it is captured. */
+async function capturedAtClover(c: CaptureRecord): Promise<number | null> {
   try {
-    precheck(current, amount);
+    const { answer: r } = await callClover(c.merchant_id, hooks.now() + config.cloverTimeoutMs, (token, d) =>
+      getCloverCharge(token, c.clover_charge_id, d),
+    );
+    if (r.kind !== 'ok' || (r.body.captured !== true && r.body.captured !== 'true')) return null;
+    const amount = Number(r.body.amount_captured);
+    return Number.isSafeInteger(amount) && amount > 0 ? amount : null;
+  } catch {
+    return null;
+  }
+}
+
+export async function captureOnce(
+  ref: ClaimRef,
+  chargeId: string,
+  amount: number | undefined,
+  forwardedFor: string,
+  ensureMerchant: () => Promise<unknown>,
+): Promise<APIGatewayProxyResult> {
+  const now = hooks.now();
+  const [prior, ch] = await Promise.all([
+    findKey(ref.merchantId, ref.clientKey, ref.hash, now),
+    getCharge(ref.merchantId, chargeId),
+  ]);
+  const resumeWith = (key: KeyRecord) =>
+    resume({
+      kind: captureKind,
+      merchantId: ref.merchantId,
+      requestId: ref.requestId,
+      key,
+      ensureMerchant,
+      recreate: async (id) => {
+        const fresh = await getCharge(ref.merchantId, chargeId);
+        if (!fresh) throw notFound('charge');
+        precheck(fresh, amount);
+        return startCapture(ref, fresh, amount, forwardedFor, id, ensureMerchant);
+      },
+    });
+  // An answered request is replayed even when the charge has moved on since.
+  if (prior) return resumeWith(prior);
+  if (!ch) throw notFound('charge');
+  precheck(ch, amount);
+  const id = newId('cp', now);
+  const claimed = await claimKey(ref.merchantId, ref.clientKey, ref.hash, 'capture', sk.capture(id), now);
+  if (claimed.kind === 'existing') return resumeWith(claimed.record);
+  return startCapture(ref, ch, amount, forwardedFor, id, ensureMerchant);
+}
+
+async function startCapture(
+  ref: ClaimRef,
+  ch: ChargeRecord,
+  amount: number | undefined,
+  forwardedFor: string,
+  id: string,
+  ensureMerchant: () => Promise<unknown>,
+): Promise<APIGatewayProxyResult> {
+  await hooks.step('key_claimed', id);
+  const now = hooks.now();
+  const deadline = now + config.cloverTimeoutMs;
+  try {
+    await ensureMerchant();
+    await takeTurn(ref.merchantId, waitBudget(deadline));
   } catch (e) {
-    await transact([
-      completeItem(c, toResponse(e as ApiError, ref.requestId), true),
-      unlock(ref.merchantId, chargeId, lock),
-    ]);
+    await releaseKey(ref.merchantId, ref.clientKey, sk.capture(id));
     throw e;
   }
-  return sendCapture(c, current, { amount: amount ?? null, forwarded_for: forwardedFor }, ref.requestId);
-}
-
-/** A capture whose outcome at Clover is unknown: what the reconciler needs to re-send it. */
-export interface PendingCapture {
-  amount: number | null;
-  forwarded_for: string;
-  route_key?: string;
-  client_key?: string;
-}
-
-/**
- * Sends (or re-sends, with the same Clover key) a claimed capture and records the outcome. An
- * unknown outcome keeps the lock and lists the charge in GSI1 with its `pending_capture`, so that
- * a retry with the same key or the reconciler learns what Clover did.
- */
-export async function sendCapture(
-  c: Claim,
-  current: ChargeRecord,
-  pending: PendingCapture,
-  requestId: string,
-): Promise<APIGatewayProxyResult> {
-  const lock = lockFor(c.clientKey);
-  const chargeId = current.id;
-  const amount = pending.amount ?? undefined;
-  let result: Awaited<ReturnType<typeof captureCharge>>;
+  const record: CaptureRecord = {
+    pk: pk.merchant(ref.merchantId),
+    sk: sk.capture(id),
+    object: 'capture',
+    id,
+    merchant_id: ref.merchantId,
+    charge: ch.id,
+    clover_charge_id: ch.clover.charge_id ?? '',
+    amount: amount ?? ch.amount,
+    currency: ch.currency,
+    status: 'pending',
+    forwarded_for: forwardedFor,
+    created: new Date(now).toISOString(),
+    client_key: ref.clientKey,
+    attempt: 1,
+    lease_owner: ref.requestId,
+    lease_until: now + CLAIM_LEASE_MS,
+    ...pendingKeys(id, now + RECONCILE_GRACE_MS, now),
+  };
   try {
-    result = await withAccessToken(c.merchantId, (token) =>
-      captureCharge(
-        {
-          token,
-          idempotencyKey: cloverIdempotencyKey(c.merchantId, c.routeKey, c.clientKey),
-          forwardedFor: pending.forwarded_for,
-        },
-        current.clover.charge_id ?? '',
-        amount !== undefined ? { amount } : {},
-      ),
+    await dynamo.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: config.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' } },
+          {
+            Update: {
+              TableName: config.tableName,
+              Key: { pk: ch.pk, sk: ch.sk },
+              UpdateExpression: 'SET capture_lock = :cp',
+              // No capture while a void (refund of the authorisation) is under way, and no void during a capture.
+              ConditionExpression:
+                '#s = :succeeded AND captured = :false AND amount_refund_pending = :zero AND attribute_not_exists(capture_lock)',
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: { ':cp': id, ':succeeded': 'succeeded', ':false': false, ':zero': 0 },
+            },
+          },
+        ],
+      }),
     );
   } catch (e) {
-    await releaseClaim(c).catch(() => {});
-    throw pendingFailure(e, current.id);
-  }
-  const o = classify(result, 'capture');
-  const at = new Date().toISOString();
-  if (o.state === 'succeeded') {
-    const captured = amount ?? Number(o.body.amount ?? current.amount);
-    const updated: ChargeRecord = {
-      ...current,
-      captured: true,
-      amount_captured: captured,
-      refundable_remaining: captured - current.amount_refunded - current.amount_refund_pending,
-      updated: at,
-    };
-    delete updated.capture_lock;
-    delete updated.capture_lock_until;
-    delete updated.pending_capture;
-    delete updated.gsi1pk;
-    delete updated.gsi1sk;
-    const response = json(200, chargeObject(updated));
-    await transact([
+    // The write may have happened: name the charge, which a retry with the same key carries on.
+    if (!isConditionFailure(e) && !isTransactionConflict(e)) throw pendingFailure(e, ch.id);
+    await releaseKey(ref.merchantId, ref.clientKey, sk.capture(id));
+    const fresh = await getCharge(ref.merchantId, ch.id);
+    if (!fresh) throw notFound('charge');
+    precheck(fresh, amount);
+    throw new ApiError(
+      409,
+      'invalid_request_error',
+      'charge_capture_in_progress',
+      'This charge changed while it was being captured; retry.',
       {
-        Put: {
-          TableName: config.tableName,
-          Item: updated,
-          ConditionExpression: 'capture_lock = :l',
-          ExpressionAttributeValues: { ':l': lock },
-        },
+        retryAfter: 1,
       },
-      completeItem(c, response, true),
-    ]);
-    return response;
+    );
   }
-  if (o.state === 'failed') {
-    if (o.error.code === 'charge_already_captured') await syncCaptured(c.merchantId, current);
-    const response = toResponse(o.error, requestId);
-    await transact([completeItem(c, response, endOf(o)), unlock(c.merchantId, chargeId, lock)]);
-    return response;
-  }
-  // Unknown: the lock stays; a retry with the same key, or the reconciler, re-sends with the same Clover key.
-  const response = toResponse(o.error(chargeId), requestId);
-  await transact([
-    completeItem(c, response, false),
-    {
-      Update: {
-        TableName: config.tableName,
-        Key: { pk: pk.merchant(c.merchantId), sk: sk.charge(chargeId) },
-        UpdateExpression: 'SET pending_capture = :p, gsi1pk = :g, gsi1sk = :gs, capture_lock_until = :until',
-        ConditionExpression: 'capture_lock = :l',
-        ExpressionAttributeValues: {
-          ':p': { ...pending, route_key: c.routeKey, client_key: c.clientKey },
-          ':g': pendingIndex.gsi1pk,
-          ':gs': `${at}#${c.merchantId}#${chargeId}`,
-          // Held until the outcome is known, not for the usual 30 s.
-          ':until': Date.now() + 24 * 3600 * 1000,
-          ':l': lock,
-        },
-      },
-    },
-  ]);
-  return response;
-}
-
-const lockFor = (clientKey: string) => `capture:${sha256Hex(clientKey).slice(0, 32)}`;
-
-function unlock(merchantId: string, chargeId: string, lock: string) {
-  return {
-    Update: {
-      TableName: config.tableName,
-      Key: { pk: pk.merchant(merchantId), sk: sk.charge(chargeId) },
-      UpdateExpression: 'REMOVE capture_lock, capture_lock_until',
-      ConditionExpression: 'capture_lock = :l',
-      ExpressionAttributeValues: { ':l': lock },
-    },
-  };
-}
-
-/** Clover says the charge is captured already (an earlier capture's answer was lost): learn the amount. */
-async function syncCaptured(merchantId: string, ch: ChargeRecord): Promise<void> {
-  if (!ch.clover.charge_id) return;
-  const r = await getCloverCharge(await accessToken(merchantId), ch.clover.charge_id);
-  if (r.kind !== 'ok') return;
-  const amount = Number(r.body.amount ?? ch.amount);
-  await transact([
-    {
-      Update: {
-        TableName: config.tableName,
-        Key: { pk: pk.merchant(merchantId), sk: sk.charge(ch.id) },
-        UpdateExpression: 'SET captured = :t, amount_captured = :a, refundable_remaining = :r',
-        ConditionExpression: 'captured = :f',
-        ExpressionAttributeValues: {
-          ':t': true,
-          ':f': false,
-          ':a': amount,
-          ':r': amount - ch.amount_refunded - ch.amount_refund_pending,
-        },
-      },
-    },
-  ]).catch(() => {});
+  await hooks.step('recorded', id);
+  const driven = await drive(captureKind, record, {
+    owner: ref.requestId,
+    requestId: ref.requestId,
+    deadline,
+    first: true,
+    settledAt: null,
+    attempt: 1,
+    reconciler: false,
+    turnTaken: true,
+  });
+  return driven.response;
 }

@@ -1,38 +1,39 @@
 /**
- * Creating a charge, exactly once. The order of writes is the whole point:
+ * Creating a charge, exactly once (docs/money.md). The writes, in order:
  *
- *  1. one transaction: the idempotency claim + the charge, `pending`, with the Clover request and
- *     its Clover idempotency key (derived from merchant + route + client key) — before Clover is
- *     called, so no charge can exist at Clover without a record here;
- *  2. the Clover call;
- *  3. one transaction: the charge's outcome + the idempotency record's response (+ the checkout
- *     session it pays, if any).
- *
- * If step 2's answer is lost, the charge stays `pending` and the claim `retryable`: a retry with
- * the same Idempotency-Key, or the reconciler, re-sends the recorded request with the same Clover
- * key (step 2 again), and Clover answers with the charge it already made instead of a new one.
+ *  1. the idempotency key is claimed (one conditional put, naming the charge's id);
+ *  2. the charge is recorded `pending`, leased to this request and listed in the pending index —
+ *     before Clover is called, so no charge can exist at Clover without a record here (a session
+ *     pay locks its session in the same transaction);
+ *  3. Clover is called with a key derived from the charge's id and the id in `metadata`;
+ *  4. the outcome is written — only on evidence (./evidence.ts); otherwise the charge stays pending
+ *     and a retry with the same key, or the reconciler, resolves it.
+ * A successful charge costs five write units, plus one for its turn in the Clover rate budget.
  */
+import { PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { type CloverCharge, createCharge, str } from '../clover/scl';
+import { dynamo } from '../aws';
+import { takeTurn } from '../clover/budget';
+import { str } from '../clover/scl';
 import { config } from '../config';
-import { ApiError } from '../http/errors';
-import { json, toResponse } from '../http/response';
-import {
-  type Claim,
-  claim,
-  cloverIdempotencyKey,
-  completeItem,
-  endOf,
-  releaseClaim,
-  type TransactItem,
-} from '../idempotency';
+import { hooks } from '../hooks';
+import { claimKey, releaseKey } from '../idempotency';
 import { newId } from '../ids';
-import { logger } from '../log';
-import { withAccessToken } from '../merchant-context';
 import { pk, sk } from '../store/keys';
-import { type ChargeRecord, chargeObject, getCharge, pendingIndex } from '../store/ledger';
-import { classify, pendingFailure } from './outcome';
-import { transact } from './transact';
+import { type CardSummary, type ChargeRecord, getCharge } from '../store/ledger';
+import { pendingKeys } from '../store/pending';
+import { chargeAnswer } from './answers';
+import { lookupCharge, sendCharge, waitBudget } from './clover-calls';
+import {
+  CLAIM_LEASE_MS,
+  drive,
+  isConditionFailure,
+  isTransactionConflict,
+  type Kind,
+  pendingFailure,
+  RECONCILE_GRACE_MS,
+  resume,
+} from './operation';
 
 export interface NewCharge {
   source: string;
@@ -42,7 +43,6 @@ export interface NewCharge {
   description: string | null;
   external_reference_id: string | null;
   forwardedFor: string;
-  checkoutSession?: { id: string } | undefined;
 }
 
 export interface ClaimRef {
@@ -51,22 +51,235 @@ export interface ClaimRef {
   clientKey: string;
   hash: string;
   requestId: string;
-  /** Extra writes of the first attempt's claim transaction (a checkout session's lock). */
-  extraItems?: (chargeId: string) => TransactItem[];
 }
 
-export async function createChargeOnce(ref: ClaimRef, input: NewCharge): Promise<APIGatewayProxyResult> {
-  const now = new Date();
-  const id = newId('ch', now.getTime());
-  const body: Record<string, unknown> = {
-    amount: input.amount,
-    currency: input.currency,
-    source: input.source,
-    capture: input.capture,
-    ...(input.description ? { description: input.description } : {}),
-    ...(input.external_reference_id ? { external_reference_id: input.external_reference_id } : {}),
+/** A session pay: the session it locks, and what a failed lock means. */
+export interface SessionLock {
+  readonly id: string;
+  /** Thrown when the session cannot be locked (not open, or another pay under way). */
+  readonly refused: () => Promise<never>;
+}
+
+/** Sessions whose pay failed keep this long in storage after they expire (TTL), then go. */
+export const SESSION_RETENTION_S = 7 * 24 * 3600;
+
+export const chargeKind: Kind<ChargeRecord> = {
+  op: 'charge',
+  load: getCharge,
+  expect: (r) => ({ op: 'charge', ourId: r.id, amount: r.amount, currency: r.currency, capture: r.capture }),
+  // A `clv_` token is single-use at Clover: a second send can never make a second charge.
+  duplicateSafe: (r) => r.source_token.startsWith('clv_'),
+  chargeId: (r) => r.id,
+  send: sendCharge,
+  lookup: lookupCharge,
+  async resolve(r, res, cond) {
+    const names: Record<string, string> = { '#s': 'status' };
+    const values: Record<string, unknown> = {
+      ':pending': 'pending',
+      ':attention': 'needs_attention',
+      ':rid': cond.requestId,
+      ...(cond.attempt !== undefined ? { ':attempt': cond.attempt } : {}),
+    };
+    let set: string[];
+    let next: ChargeRecord;
+    if (res.kind === 'succeeded') {
+      const o = res.object;
+      const captured = r.capture;
+      const source = cardOf(o.source);
+      const clover = {
+        charge_id: String(o.id),
+        ref_num: str(o.ref_num),
+        auth_code: str(o.auth_code),
+        order_id: str(o.order),
+      };
+      next = {
+        ...r,
+        status: 'succeeded',
+        captured,
+        amount_captured: captured ? r.amount : 0,
+        refundable_remaining: r.amount,
+        source,
+        clover,
+      };
+      set = [
+        '#s = :succeeded',
+        'captured = :captured',
+        'amount_captured = :ac',
+        'refundable_remaining = :rr',
+        '#src = :src',
+        'clover = :clover',
+      ];
+      names['#src'] = 'source';
+      Object.assign(values, {
+        ':succeeded': 'succeeded',
+        ':captured': captured,
+        ':ac': next.amount_captured,
+        ':rr': r.amount,
+        ':src': source,
+        ':clover': clover,
+      });
+    } else {
+      const clover = { ...r.clover, charge_id: res.cloverChargeId ?? r.clover.charge_id };
+      next = {
+        ...r,
+        status: 'failed',
+        failure_code: res.answer.code,
+        failure_message: res.answer.message,
+        decline_code: res.declineCode ?? null,
+        answer: res.answer,
+        clover,
+      };
+      set = ['#s = :failed', 'failure_code = :fc', 'failure_message = :fm', 'answer = :answer', 'clover = :clover'];
+      Object.assign(values, {
+        ':failed': 'failed',
+        ':fc': res.answer.code,
+        ':fm': res.answer.message,
+        ':answer': res.answer,
+        ':clover': clover,
+      });
+      if (res.declineCode) {
+        set.push('decline_code = :dc');
+        values[':dc'] = res.declineCode;
+      }
+    }
+    set.push('resolved_by = :rid');
+    delete next.lease_owner;
+    delete next.pending_shard;
+    delete next.pending_due;
+    const update = {
+      TableName: config.tableName,
+      Key: { pk: r.pk, sk: r.sk },
+      UpdateExpression: `SET ${set.join(', ')} REMOVE lease_owner, pending_shard, pending_due`,
+      ConditionExpression: `#s IN (:pending, :attention)${cond.attempt !== undefined ? ' AND attempt = :attempt' : ''}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    if (!r.checkout_session) {
+      await dynamo.send(new UpdateCommand(update));
+      return next;
+    }
+    await dynamo.send(
+      new TransactWriteCommand({
+        TransactItems: [{ Update: update }, { Update: sessionOutcome(r, next.status === 'succeeded', cond.at) }],
+      }),
+    );
+    return next;
+  },
+  answer: async (r) => chargeAnswer(r),
+};
+
+/** A checkout session's charge resolved: paid on success; unlocked (and set to expire in storage) on a failure. */
+function sessionOutcome(ch: ChargeRecord, paid: boolean, at: number) {
+  const Key = { pk: pk.merchant(ch.merchant_id), sk: sk.session(ch.checkout_session ?? '') };
+  if (paid) {
+    return {
+      TableName: config.tableName,
+      Key,
+      UpdateExpression: 'SET #s = :paid, charge = :c REMOVE pay_lock',
+      ConditionExpression: 'pay_lock = :c',
+      ExpressionAttributeNames: { '#s': 'status' },
+      ExpressionAttributeValues: { ':paid': 'paid', ':c': ch.id },
+    };
+  }
+  return {
+    TableName: config.tableName,
+    Key,
+    UpdateExpression: 'SET expires_at_epoch = :ttl REMOVE pay_lock',
+    ConditionExpression: 'pay_lock = :c',
+    ExpressionAttributeValues: {
+      ':c': ch.id,
+      ':ttl': Math.floor(at / 1000) + SESSION_RETENTION_S,
+    },
   };
-  const record: ChargeRecord = {
+}
+
+function cardOf(source: unknown): CardSummary | null {
+  if (typeof source !== 'object' || source === null) return null;
+  const s = source as Record<string, unknown>;
+  return {
+    brand: String(s.brand ?? ''),
+    first6: String(s.first6 ?? ''),
+    last4: String(s.last4 ?? ''),
+    exp_month: String(s.exp_month ?? ''),
+    exp_year: String(s.exp_year ?? ''),
+  };
+}
+
+/**
+ * POST /v1/charges and session pays. `ensureMerchant` runs after a replay has been ruled out, so
+ * an answered request is replayed even when the merchant's status has changed since.
+ */
+export async function createChargeOnce(
+  ref: ClaimRef,
+  input: NewCharge,
+  ensureMerchant: () => Promise<unknown>,
+  session?: SessionLock,
+): Promise<APIGatewayProxyResult> {
+  const now = hooks.now();
+  const id = newId('ch', now);
+  const claimed = await claimKey(ref.merchantId, ref.clientKey, ref.hash, 'charge', sk.charge(id), now);
+  if (claimed.kind === 'existing') {
+    return resume({
+      kind: chargeKind,
+      merchantId: ref.merchantId,
+      requestId: ref.requestId,
+      key: claimed.record,
+      ensureMerchant,
+      recreate: (existingId) => startCharge(ref, input, existingId, ensureMerchant, session),
+    });
+  }
+  return startCharge(ref, input, id, ensureMerchant, session);
+}
+
+async function startCharge(
+  ref: ClaimRef,
+  input: NewCharge,
+  id: string,
+  ensureMerchant: () => Promise<unknown>,
+  session?: SessionLock,
+): Promise<APIGatewayProxyResult> {
+  await hooks.step('key_claimed', id);
+  const now = hooks.now();
+  const deadline = now + config.cloverTimeoutMs;
+  try {
+    await ensureMerchant();
+    await takeTurn(ref.merchantId, waitBudget(deadline));
+  } catch (e) {
+    await releaseKey(ref.merchantId, ref.clientKey, sk.charge(id));
+    throw e;
+  }
+  const record = newChargeRecord(ref, input, id, now, session?.id ?? null);
+  try {
+    await recordCharge(record, now);
+  } catch (e) {
+    // The write may have happened: name the charge, which a retry with the same key carries on.
+    if (!isConditionFailure(e) && !isTransactionConflict(e)) throw pendingFailure(e, id);
+    await releaseKey(ref.merchantId, ref.clientKey, sk.charge(id));
+    if (session) return session.refused();
+    throw e;
+  }
+  await hooks.step('recorded', id);
+  const driven = await drive(chargeKind, record, {
+    owner: ref.requestId,
+    requestId: ref.requestId,
+    deadline,
+    first: true,
+    settledAt: null,
+    attempt: 1,
+    reconciler: false,
+    turnTaken: true,
+  });
+  return driven.response;
+}
+
+export function newChargeRecord(
+  ref: ClaimRef,
+  input: NewCharge,
+  id: string,
+  now: number,
+  checkoutSession: string | null,
+): ChargeRecord {
+  return {
     pk: pk.merchant(ref.merchantId),
     sk: sk.charge(id),
     object: 'charge',
@@ -83,190 +296,49 @@ export async function createChargeOnce(ref: ClaimRef, input: NewCharge): Promise
     refundable_remaining: 0,
     description: input.description,
     external_reference_id: input.external_reference_id,
-    checkout_session: input.checkoutSession?.id ?? null,
+    checkout_session: checkoutSession,
+    source_token: input.source,
+    forwarded_for: input.forwardedFor,
     source: null,
     failure_code: null,
     failure_message: null,
     clover: { charge_id: null, ref_num: null, auth_code: null, order_id: null },
-    clover_request: {
-      idempotency_key: cloverIdempotencyKey(ref.merchantId, ref.routeKey, ref.clientKey),
-      forwarded_for: input.forwardedFor,
-      body,
-      route_key: ref.routeKey,
-      client_key: ref.clientKey,
-    },
-    created: now.toISOString(),
-    updated: now.toISOString(),
-    ...pendingIndex,
-    gsi1sk: `${now.toISOString()}#${ref.merchantId}#${id}`,
+    created: new Date(now).toISOString(),
+    client_key: ref.clientKey,
+    attempt: 1,
+    lease_owner: ref.requestId,
+    lease_until: now + CLAIM_LEASE_MS,
+    ...pendingKeys(id, now + RECONCILE_GRACE_MS, now),
   };
-  const outcome = await claim(
-    ref.merchantId,
-    ref.routeKey,
-    ref.clientKey,
-    ref.hash,
-    {
-      resourceId: id,
-      items: [
-        { Put: { TableName: config.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' } },
-        ...(ref.extraItems?.(id) ?? []),
+}
+
+/** Step 2: the charge, pending; for a session pay, in one transaction with the session's lock. */
+async function recordCharge(record: ChargeRecord, now: number): Promise<void> {
+  const put = {
+    TableName: config.tableName,
+    Item: record,
+    ConditionExpression: 'attribute_not_exists(pk)',
+  };
+  if (!record.checkout_session) {
+    await dynamo.send(new PutCommand(put));
+    return;
+  }
+  await dynamo.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        { Put: put },
+        {
+          Update: {
+            TableName: config.tableName,
+            Key: { pk: record.pk, sk: sk.session(record.checkout_session) },
+            // Locked to this charge until it is resolved; kept in storage meanwhile (no TTL).
+            UpdateExpression: 'SET pay_lock = :c REMOVE expires_at_epoch',
+            ConditionExpression: '#s = :open AND attribute_not_exists(pay_lock) AND expires_at > :now',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':c': record.id, ':open': 'open', ':now': new Date(now).toISOString() },
+          },
+        },
       ],
-    },
-    ref.requestId,
+    }),
   );
-  if (outcome.kind === 'replay') return outcome.response;
-  const c = outcome.claim;
-  const charge = c.resourceId && c.resourceId !== id ? await getCharge(ref.merchantId, c.resourceId) : record;
-  if (!charge) {
-    await releaseClaim(c);
-    throw new ApiError(500, 'api_error', 'ledger_inconsistent', 'The charge of this request could not be found.');
-  }
-  return sendCharge(c, charge, ref.requestId);
-}
-
-/**
- * Step 2 and 3 for a claimed charge: (re-)sends the recorded request unless the charge is already
- * resolved, and records the outcome. Used by the first attempt, by retries and by the reconciler.
- */
-export async function sendCharge(c: Claim, charge: ChargeRecord, requestId: string): Promise<APIGatewayProxyResult> {
-  if (charge.status !== 'pending') {
-    // Resolved, but the claim's response was not written (a crash between the two): answer from the ledger.
-    const response = chargeResponse(charge, requestId);
-    await transact([completeItem(c, response, true)]);
-    return response;
-  }
-  const req = charge.clover_request;
-  let result: Awaited<ReturnType<typeof createCharge>>;
-  try {
-    result = await withAccessToken(charge.merchant_id, (token) =>
-      createCharge({ token, idempotencyKey: req.idempotency_key, forwardedFor: req.forwarded_for }, req.body),
-    );
-  } catch (e) {
-    // Our side failed before Clover was called (token store down, merchant needs reauth): the charge stays pending.
-    await releaseClaim(c).catch(() => {});
-    throw pendingFailure(e, charge.id);
-  }
-  const outcome = classify(result, 'charge');
-  const now = new Date().toISOString();
-  let updated: ChargeRecord;
-  let response: APIGatewayProxyResult;
-  const end = endOf(outcome);
-  if (outcome.state === 'succeeded') {
-    updated = { ...charge, ...fromClover(outcome.body, charge), status: 'succeeded', updated: now };
-    updated.refundable_remaining = updated.captured ? updated.amount_captured : updated.amount;
-    delete updated.gsi1pk;
-    delete updated.gsi1sk;
-    updated.failure_code = null;
-    updated.failure_message = null;
-    response = json(201, chargeObject(updated));
-  } else if (outcome.state === 'failed') {
-    updated = {
-      ...charge,
-      status: 'failed',
-      failure_code: outcome.failureCode,
-      failure_message: outcome.failureMessage,
-      decline_code: outcome.declineCode ?? null,
-      clover: { ...charge.clover, charge_id: outcome.cloverChargeId ?? charge.clover.charge_id },
-      updated: now,
-    };
-    delete updated.gsi1pk;
-    delete updated.gsi1sk;
-    const err = outcome.error;
-    response = toResponse(
-      new ApiError(err.status, err.type, err.code, err.message, { ...err.extras, charge: charge.id }),
-      requestId,
-    );
-  } else {
-    updated = { ...charge, updated: now };
-    response = toResponse(outcome.error(charge.id), requestId);
-    logger.warn('charge outcome unknown; left pending', { chargeId: charge.id, merchantId: charge.merchant_id });
-  }
-  try {
-    await transact([
-      {
-        Put: {
-          TableName: config.tableName,
-          Item: updated,
-          // Only an unresolved charge is resolved here; nothing else writes a charge before that.
-          ConditionExpression: '#s = :pending',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':pending': 'pending' },
-        },
-      },
-      completeItem(c, response, end),
-      ...sessionItems(updated),
-    ]);
-  } catch (e) {
-    // Clover answered but the answer could not be recorded: the charge stays pending, and a retry
-    // (after the claim's lease) or the reconciler records it from Clover's idempotent replay.
-    logger.error('charge outcome not recorded; left pending', { chargeId: charge.id, error: (e as Error).name });
-    throw pendingFailure(e, charge.id);
-  }
-  return response;
-}
-
-/** A checkout session paid by this charge: paid on success, unlocked on a definitive failure. */
-function sessionItems(ch: ChargeRecord): TransactItem[] {
-  if (!ch.checkout_session || ch.status === 'pending') return [];
-  const key = { pk: pk.merchant(ch.merchant_id), sk: sk.session(ch.checkout_session) };
-  if (ch.status === 'succeeded') {
-    return [
-      {
-        Update: {
-          TableName: config.tableName,
-          Key: key,
-          UpdateExpression: 'SET #s = :paid, charge = :c REMOVE pay_lock',
-          ConditionExpression: 'pay_lock = :c',
-          ExpressionAttributeNames: { '#s': 'status' },
-          ExpressionAttributeValues: { ':paid': 'paid', ':c': ch.id },
-        },
-      },
-    ];
-  }
-  return [
-    {
-      Update: {
-        TableName: config.tableName,
-        Key: key,
-        UpdateExpression: 'REMOVE pay_lock',
-        ConditionExpression: 'pay_lock = :c',
-        ExpressionAttributeValues: { ':c': ch.id },
-      },
-    },
-  ];
-}
-
-export function chargeResponse(ch: ChargeRecord, requestId: string): APIGatewayProxyResult {
-  if (ch.status === 'succeeded') return json(201, chargeObject(ch));
-  return toResponse(
-    new ApiError(
-      402,
-      'card_error',
-      ch.failure_code ?? 'card_declined',
-      ch.failure_message ?? 'The card was declined.',
-      {
-        charge: ch.id,
-        ...(ch.decline_code ? { decline_code: ch.decline_code } : {}),
-      },
-    ),
-    requestId,
-  );
-}
-
-function fromClover(cc: CloverCharge, ch: ChargeRecord): Partial<ChargeRecord> {
-  const captured = cc.captured === true || cc.captured === 'true';
-  return {
-    captured,
-    amount_captured: captured ? Number(cc.amount ?? ch.amount) : 0,
-    source: cc.source
-      ? {
-          brand: String(cc.source.brand ?? ''),
-          first6: String(cc.source.first6 ?? ''),
-          last4: String(cc.source.last4 ?? ''),
-          exp_month: String(cc.source.exp_month ?? ''),
-          exp_year: String(cc.source.exp_year ?? ''),
-        }
-      : null,
-    clover: { charge_id: cc.id, ref_num: str(cc.ref_num), auth_code: str(cc.auth_code), order_id: str(cc.order) },
-  };
 }

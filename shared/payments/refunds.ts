@@ -1,40 +1,40 @@
 /**
- * Refunds, never more than was charged, whatever the concurrency. Each refund reserves its amount
- * against the charge's `refundable_remaining` in the claim transaction (`refundable_remaining >=
- * :amount`, then `- :amount`), together with the refund record, `pending`, before Clover is
- * called. Success moves the reservation into `amount_refunded`; a definitive failure gives it
- * back; an unknown outcome keeps it until a retry or the reconciler learns the answer.
+ * Refunds, never more than was charged, whatever the concurrency (docs/money.md). Each refund
+ * reserves its amount against the charge's `refundable_remaining` (`>= :amount`, then `- :amount`)
+ * in the same transaction that records it `pending` (and lists it in the pending index), before
+ * Clover is called. Success moves the reservation into `amount_refunded`; a refusal gives it back;
+ * while the outcome is unknown the reservation stays.
+ *
+ * A refund that takes all that is left while no other refund is pending is sent without an
+ * amount (`whole`), as a void is: a second send of it can refund nothing more, so a caller's retry
+ * may send it again at once. A partial refund sent twice could refund twice, so it is looked up
+ * at Clover first and sent again only once the lookup proves nothing was made.
  */
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
-import { createRefund } from '../clover/scl';
+import { dynamo } from '../aws';
+import { takeTurn } from '../clover/budget';
 import { config } from '../config';
+import { hooks } from '../hooks';
 import { ApiError, conflict, invalidRequest, notFound } from '../http/errors';
-import { json, toResponse } from '../http/response';
-import {
-  type Claim,
-  claim,
-  cloverIdempotencyKey,
-  completeItem,
-  endOf,
-  LedgerConditionFailed,
-  priorAttempt,
-  releaseClaim,
-} from '../idempotency';
+import { claimKey, findKey, type KeyRecord, releaseKey } from '../idempotency';
 import { newId } from '../ids';
-import { logger } from '../log';
-import { withAccessToken } from '../merchant-context';
 import { pk, sk } from '../store/keys';
-import {
-  type ChargeRecord,
-  getCharge,
-  getRefund,
-  pendingIndex,
-  type RefundRecord,
-  refundObject,
-} from '../store/ledger';
+import { type ChargeRecord, getCharge, getRefund, type RefundRecord } from '../store/ledger';
+import { pendingKeys } from '../store/pending';
+import { refundAnswer } from './answers';
 import type { ClaimRef } from './charges';
-import { classify, pendingFailure } from './outcome';
-import { transact } from './transact';
+import { lookupRefund, sendRefund, waitBudget } from './clover-calls';
+import {
+  CLAIM_LEASE_MS,
+  drive,
+  isConditionFailure,
+  isTransactionConflict,
+  type Kind,
+  pendingFailure,
+  RECONCILE_GRACE_MS,
+  resume,
+} from './operation';
 
 export interface RefundInput {
   charge: string;
@@ -42,8 +42,14 @@ export interface RefundInput {
   reason?: string | undefined;
 }
 
+interface Planned {
+  amount: number;
+  isVoid: boolean;
+  whole: boolean;
+}
+
 /** How much this request refunds, or why it cannot. */
-function refundAmount(ch: ChargeRecord, amount: number | undefined): { amount: number; isVoid: boolean } {
+function plan(ch: ChargeRecord, amount: number | undefined): Planned {
   if (ch.status === 'canceled') throw conflict('charge_already_refunded', 'This charge has already been canceled.');
   if (ch.status !== 'succeeded') {
     throw conflict('charge_not_refundable', `A ${ch.status} charge cannot be refunded.`);
@@ -52,6 +58,12 @@ function refundAmount(ch: ChargeRecord, amount: number | undefined): { amount: n
     // An uncaptured authorisation is released whole (clover-api.md §5.5: no partial void).
     if (ch.refundable_remaining <= 0)
       throw conflict('charge_already_refunded', 'This authorisation is being released already.');
+    if (ch.capture_lock) {
+      throw new ApiError(409, 'invalid_request_error', 'charge_capture_in_progress', 'This charge is being captured.', {
+        retryAfter: 1,
+        charge: ch.id,
+      });
+    }
     if (amount !== undefined && amount !== ch.amount) {
       throw invalidRequest(
         amount > ch.amount ? 'amount_too_large' : 'partial_refund_uncaptured',
@@ -59,7 +71,7 @@ function refundAmount(ch: ChargeRecord, amount: number | undefined): { amount: n
         'amount',
       );
     }
-    return { amount: ch.amount, isVoid: true };
+    return { amount: ch.amount, isVoid: true, whole: true };
   }
   if (ch.refundable_remaining <= 0)
     throw conflict('charge_already_refunded', 'This charge has already been refunded in full.');
@@ -70,115 +82,201 @@ function refundAmount(ch: ChargeRecord, amount: number | undefined): { amount: n
       'amount',
     );
   }
-  return { amount: amount ?? ch.refundable_remaining, isVoid: false };
+  const planned = amount ?? ch.refundable_remaining;
+  return {
+    amount: planned,
+    isVoid: false,
+    whole: planned === ch.refundable_remaining && ch.amount_refund_pending === 0,
+  };
 }
 
-export async function refundOnce(ref: ClaimRef, input: RefundInput): Promise<APIGatewayProxyResult> {
-  // An answered request is replayed even if nothing is left to refund now; see priorAttempt.
-  // Both reads at once: one round trip (the charge read is wasted only on a replay).
+export const refundKind: Kind<RefundRecord> = {
+  op: 'refund',
+  load: getRefund,
+  expect: (r) => ({
+    op: 'refund',
+    ourId: r.id,
+    amount: r.amount,
+    currency: r.currency,
+    cloverChargeId: r.clover_charge_id,
+  }),
+  duplicateSafe: (r) => r.whole,
+  chargeId: (r) => r.charge,
+  send: sendRefund,
+  lookup: lookupRefund,
+  async resolve(r, res, cond) {
+    const succeeded = res.kind === 'succeeded';
+    const refundId = succeeded ? String(res.object.id) : null;
+    const next: RefundRecord = {
+      ...r,
+      status: succeeded ? 'succeeded' : 'failed',
+      clover: { refund_id: refundId },
+      ...(res.kind === 'failed' ? { answer: res.answer } : {}),
+    };
+    delete next.lease_owner;
+    delete next.pending_shard;
+    delete next.pending_due;
+    const chargeUpdate = succeeded
+      ? r.is_void
+        ? {
+            UpdateExpression: 'SET #s = :canceled ADD amount_refund_pending :neg',
+            ExpressionAttributeNames: { '#s': 'status' },
+            ExpressionAttributeValues: { ':neg': -r.amount, ':canceled': 'canceled' },
+          }
+        : {
+            UpdateExpression: 'ADD amount_refund_pending :neg, amount_refunded :a',
+            ExpressionAttributeValues: { ':neg': -r.amount, ':a': r.amount },
+          }
+      : {
+          // Nothing was refunded: the reservation goes back.
+          UpdateExpression: 'ADD amount_refund_pending :neg, refundable_remaining :a',
+          ExpressionAttributeValues: { ':neg': -r.amount, ':a': r.amount },
+        };
+    await dynamo.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: config.tableName,
+              Key: { pk: r.pk, sk: r.sk },
+              UpdateExpression: `SET #s = :s, clover = :clover, resolved_by = :rid${succeeded ? '' : ', answer = :answer'} REMOVE lease_owner, pending_shard, pending_due`,
+              ConditionExpression: `#s IN (:pending, :attention)${cond.attempt !== undefined ? ' AND attempt = :attempt' : ''}`,
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: {
+                ':s': next.status,
+                ':clover': next.clover,
+                ':rid': cond.requestId,
+                ':pending': 'pending',
+                ':attention': 'needs_attention',
+                ...(succeeded ? {} : { ':answer': next.answer }),
+                ...(cond.attempt !== undefined ? { ':attempt': cond.attempt } : {}),
+              },
+            },
+          },
+          { Update: { TableName: config.tableName, Key: { pk: r.pk, sk: sk.charge(r.charge) }, ...chargeUpdate } },
+        ],
+      }),
+    );
+    return next;
+  },
+  answer: async (r) => refundAnswer(r),
+};
+
+export async function refundOnce(
+  ref: ClaimRef,
+  input: RefundInput,
+  ensureMerchant: () => Promise<unknown>,
+): Promise<APIGatewayProxyResult> {
+  const now = hooks.now();
+  // Both reads at once: one round trip (the charge read is wasted only on a retry).
   const [prior, ch] = await Promise.all([
-    priorAttempt(ref.merchantId, ref.clientKey, ref.hash),
+    findKey(ref.merchantId, ref.clientKey, ref.hash, now),
     getCharge(ref.merchantId, input.charge),
   ]);
-  if (prior?.kind === 'replay') return prior.response;
+  const resumeWith = (key: KeyRecord) =>
+    resume({
+      kind: refundKind,
+      merchantId: ref.merchantId,
+      requestId: ref.requestId,
+      key,
+      ensureMerchant,
+      recreate: async (id) => {
+        const fresh = await getCharge(ref.merchantId, input.charge);
+        if (!fresh) throw notFound('charge', 'charge');
+        return startRefund(ref, fresh, input, plan(fresh, input.amount), id, ensureMerchant);
+      },
+    });
+  // An answered request is replayed even when nothing is left to refund now; an unresolved one is
+  // carried on although its own reservation makes the charge look refunded.
+  if (prior) return resumeWith(prior);
   if (!ch) throw notFound('charge', 'charge');
-  let planned: { amount: number; isVoid: boolean } | null;
+  const planned = plan(ch, input.amount);
+  const id = newId('re', now);
+  const claimed = await claimKey(ref.merchantId, ref.clientKey, ref.hash, 'refund', sk.refund(id), now);
+  if (claimed.kind === 'existing') return resumeWith(claimed.record);
+  return startRefund(ref, ch, input, planned, id, ensureMerchant);
+}
+
+async function startRefund(
+  ref: ClaimRef,
+  ch: ChargeRecord,
+  input: RefundInput,
+  planned: Planned,
+  id: string,
+  ensureMerchant: () => Promise<unknown>,
+): Promise<APIGatewayProxyResult> {
+  await hooks.step('key_claimed', id);
+  const now = hooks.now();
+  const deadline = now + config.cloverTimeoutMs;
   try {
-    planned = refundAmount(ch, input.amount);
+    await ensureMerchant();
+    await takeTurn(ref.merchantId, waitBudget(deadline));
   } catch (e) {
-    // A retry of a refund still pending: its own reservation makes the charge look refunded.
-    if (prior?.kind !== 'unresolved') throw e;
-    planned = null;
+    await releaseKey(ref.merchantId, ref.clientKey, sk.refund(id));
+    throw e;
   }
-  const { amount, isVoid } = planned ?? { amount: 0, isVoid: false };
-  const now = new Date();
-  const id = newId('re', now.getTime());
-  const body: Record<string, unknown> = {
-    charge: ch.clover.charge_id,
-    ...(isVoid ? {} : { amount }),
-    ...(input.reason ? { reason: input.reason } : {}),
-  };
-  const refund: RefundRecord = {
+  const record: RefundRecord = {
     pk: pk.merchant(ref.merchantId),
     sk: sk.refund(id),
     object: 'refund',
     id,
     merchant_id: ref.merchantId,
     charge: ch.id,
-    amount,
-    is_void: isVoid,
+    clover_charge_id: ch.clover.charge_id ?? '',
+    amount: planned.amount,
+    whole: planned.whole,
+    is_void: planned.isVoid,
     currency: ch.currency,
     status: 'pending',
     reason: input.reason ?? null,
     clover: { refund_id: null },
-    clover_request: {
-      idempotency_key: cloverIdempotencyKey(ref.merchantId, ref.routeKey, ref.clientKey),
-      forwarded_for: '',
-      body,
-      route_key: ref.routeKey,
-      client_key: ref.clientKey,
-    },
-    created: now.toISOString(),
-    updated: now.toISOString(),
-    ...pendingIndex,
-    gsi1sk: `${now.toISOString()}#${ref.merchantId}#${id}`,
+    created: new Date(now).toISOString(),
+    client_key: ref.clientKey,
+    attempt: 1,
+    lease_owner: ref.requestId,
+    lease_until: now + CLAIM_LEASE_MS,
+    ...pendingKeys(id, now + RECONCILE_GRACE_MS, now),
   };
-  let outcome: Awaited<ReturnType<typeof claim>>;
+  const conditions = [
+    '#s = :succeeded',
+    // Without an amount the whole remainder is meant: it must still be exactly that.
+    input.amount === undefined || planned.whole ? 'refundable_remaining = :a' : 'refundable_remaining >= :a',
+    // Sent without an amount, it takes what is left at Clover: no other refund may be under way.
+    ...(planned.whole ? ['amount_refund_pending = :zero'] : []),
+    // A void must not race a capture of the same authorisation (capture.ts checks the converse).
+    ...(planned.isVoid ? ['captured = :false AND attribute_not_exists(capture_lock)'] : []),
+  ];
   try {
-    outcome = await claim(
-      ref.merchantId,
-      ref.routeKey,
-      ref.clientKey,
-      ref.hash,
-      {
-        resourceId: id,
-        items: planned
-          ? [
-              { Put: { TableName: config.tableName, Item: refund, ConditionExpression: 'attribute_not_exists(pk)' } },
-              {
-                Update: {
-                  TableName: config.tableName,
-                  Key: { pk: pk.merchant(ref.merchantId), sk: sk.charge(ch.id) },
-                  UpdateExpression: 'SET refundable_remaining = refundable_remaining - :a ADD amount_refund_pending :a',
-                  // Without an amount the whole remainder is meant: it must still be exactly that.
-                  ConditionExpression: [
-                    input.amount === undefined
-                      ? '#s = :succeeded AND refundable_remaining = :a'
-                      : '#s = :succeeded AND refundable_remaining >= :a',
-                    // A void must not race a capture of the same authorisation (capture.ts checks the converse).
-                    ...(isVoid
-                      ? ['captured = :false AND (attribute_not_exists(capture_lock) OR capture_lock_until < :now)']
-                      : []),
-                  ].join(' AND '),
-                  ExpressionAttributeNames: { '#s': 'status' },
-                  ExpressionAttributeValues: {
-                    ':a': amount,
-                    ':succeeded': 'succeeded',
-                    ...(isVoid ? { ':false': false, ':now': now.getTime() } : {}),
-                  },
-                },
+    await dynamo.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Put: { TableName: config.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' } },
+          {
+            Update: {
+              TableName: config.tableName,
+              Key: { pk: ch.pk, sk: ch.sk },
+              UpdateExpression: 'SET refundable_remaining = refundable_remaining - :a ADD amount_refund_pending :a',
+              ConditionExpression: conditions.join(' AND '),
+              ExpressionAttributeNames: { '#s': 'status' },
+              ExpressionAttributeValues: {
+                ':a': planned.amount,
+                ':succeeded': 'succeeded',
+                ...(planned.whole ? { ':zero': 0 } : {}),
+                ...(planned.isVoid ? { ':false': false } : {}),
               },
-            ]
-          : [
-              // Only a takeover of the pending refund may proceed: if its claim is gone, this write
-              // fails and the request is judged as a new one below.
-              {
-                ConditionCheck: {
-                  TableName: config.tableName,
-                  Key: { pk: pk.merchant(ref.merchantId), sk: sk.charge(ch.id) },
-                  ConditionExpression: 'attribute_not_exists(pk)',
-                },
-              },
-            ],
-      },
-      ref.requestId,
+            },
+          },
+        ],
+      }),
     );
   } catch (e) {
-    if (!(e instanceof LedgerConditionFailed)) throw e;
-    // A concurrent refund took what this one wanted: answer from the charge as it is now.
+    // The write may have happened: name the charge, which a retry with the same key carries on.
+    if (!isConditionFailure(e) && !isTransactionConflict(e)) throw pendingFailure(e, ch.id);
+    await releaseKey(ref.merchantId, ref.clientKey, sk.refund(id));
+    // A concurrent refund or capture took what this one wanted: answer from the charge as it is now.
     const fresh = await getCharge(ref.merchantId, ch.id);
     if (!fresh) throw notFound('charge', 'charge');
-    refundAmount(fresh, input.amount);
+    plan(fresh, input.amount);
     throw new ApiError(
       409,
       'invalid_request_error',
@@ -189,92 +287,16 @@ export async function refundOnce(ref: ClaimRef, input: RefundInput): Promise<API
       },
     );
   }
-  if (outcome.kind === 'replay') return outcome.response;
-  const c = outcome.claim;
-  const r = c.resourceId && c.resourceId !== id ? await getRefund(ref.merchantId, c.resourceId) : refund;
-  if (!r) {
-    await releaseClaim(c);
-    throw new ApiError(500, 'api_error', 'ledger_inconsistent', 'The refund of this request could not be found.');
-  }
-  return sendRefund(c, r, ref.requestId);
-}
-
-/** Sends (or re-sends) a pending refund and records the outcome. Also the reconciler's path. */
-export async function sendRefund(c: Claim, refund: RefundRecord, requestId: string): Promise<APIGatewayProxyResult> {
-  if (refund.status !== 'pending') {
-    const response =
-      refund.status === 'succeeded'
-        ? json(201, refundObject(refund))
-        : toResponse(
-            new ApiError(400, 'invalid_request_error', refund.failure_code ?? 'refund_failed', 'The refund failed.'),
-            requestId,
-          );
-    await transact([completeItem(c, response, true)]);
-    return response;
-  }
-  const req = refund.clover_request;
-  let result: Awaited<ReturnType<typeof createRefund>>;
-  try {
-    result = await withAccessToken(refund.merchant_id, (token) =>
-      createRefund({ token, idempotencyKey: req.idempotency_key }, req.body),
-    );
-  } catch (e) {
-    await releaseClaim(c).catch(() => {});
-    throw pendingFailure(e, refund.charge);
-  }
-  const o = classify(result, 'refund');
-  const at = new Date().toISOString();
-  const chargeKey = { pk: pk.merchant(refund.merchant_id), sk: sk.charge(refund.charge) };
-  if (o.state === 'pending') {
-    logger.warn('refund outcome unknown; left pending', { refundId: refund.id, merchantId: refund.merchant_id });
-    const response = toResponse(o.error(refund.charge), requestId);
-    await transact([completeItem(c, response, false)]);
-    return response;
-  }
-  const succeeded = o.state === 'succeeded';
-  const updated: RefundRecord = {
-    ...refund,
-    status: succeeded ? 'succeeded' : 'failed',
-    clover: { refund_id: succeeded ? String(o.body.id) : null },
-    ...(succeeded ? {} : { failure_code: o.error.code }),
-    updated: at,
-  };
-  delete updated.gsi1pk;
-  delete updated.gsi1sk;
-  const response = succeeded ? json(201, refundObject(updated)) : toResponse(o.error, requestId);
-  const chargeUpdate = succeeded
-    ? {
-        UpdateExpression: refund.is_void
-          ? 'SET #s = :canceled ADD amount_refund_pending :neg'
-          : 'ADD amount_refund_pending :neg, amount_refunded :a',
-        ExpressionAttributeValues: refund.is_void
-          ? { ':neg': -refund.amount, ':canceled': 'canceled' }
-          : { ':neg': -refund.amount, ':a': refund.amount },
-      }
-    : {
-        // Nothing was refunded: give the reservation back.
-        UpdateExpression: 'ADD amount_refund_pending :neg, refundable_remaining :a',
-        ExpressionAttributeValues: { ':neg': -refund.amount, ':a': refund.amount },
-      };
-  await transact([
-    {
-      Put: {
-        TableName: config.tableName,
-        Item: updated,
-        ConditionExpression: '#s = :pending',
-        ExpressionAttributeNames: { '#s': 'status' },
-        ExpressionAttributeValues: { ':pending': 'pending' },
-      },
-    },
-    {
-      Update: {
-        TableName: config.tableName,
-        Key: chargeKey,
-        ...chargeUpdate,
-        ...(refund.is_void && succeeded ? { ExpressionAttributeNames: { '#s': 'status' } } : {}),
-      },
-    },
-    completeItem(c, response, endOf(o)),
-  ]);
-  return response;
+  await hooks.step('recorded', id);
+  const driven = await drive(refundKind, record, {
+    owner: ref.requestId,
+    requestId: ref.requestId,
+    deadline,
+    first: true,
+    settledAt: null,
+    attempt: 1,
+    reconciler: false,
+    turnTaken: true,
+  });
+  return driven.response;
 }

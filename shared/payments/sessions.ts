@@ -1,21 +1,25 @@
 /**
  * Checkout sessions: the server fixes the amount with its secret key; the shopper's browser pays
- * it with the publishable key, the session's `client_secret` and a `clv_` token. The first pay's
- * claim transaction also locks the session to its charge (`pay_lock`, conditioned on the session
- * being open and unlocked), so of any number of concurrent pays one reaches Clover; the lock is
- * released by a decline (the session stays open) and turned into `paid` by a success.
+ * it with the publishable key, the session's `client_secret` and a `clv_` token. A pay records its
+ * charge in the same transaction that locks the session to it (`pay_lock`, conditioned on the
+ * session being open and unlocked), so of any number of concurrent pays one reaches Clover. The
+ * lock holds until the charge is resolved on evidence: a success makes the session `paid`, a
+ * decline or refusal unlocks it for another card, and an unknown outcome keeps it locked — a
+ * second card can never be charged while the first may have been. Sessions expire in storage
+ * (TTL) a week after they expire, unless paid or locked.
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
 import { dynamo } from '../aws';
 import { config } from '../config';
+import { hooks } from '../hooks';
 import { ApiError, conflict, notFound } from '../http/errors';
-import { LedgerConditionFailed, priorAttempt } from '../idempotency';
+import { findKey } from '../idempotency';
 import { newId, randomString } from '../ids';
 import { secretsEqual } from '../secure-compare';
 import { pk, sk } from '../store/keys';
-import { getSession, type SessionRecord } from '../store/ledger';
-import { type ClaimRef, createChargeOnce } from './charges';
+import { type ChargeRecord, getCharge, getSession, type SessionRecord } from '../store/ledger';
+import { type ClaimRef, createChargeOnce, SESSION_RETENTION_S } from './charges';
 
 export const SESSION_LIFETIME_MS = 24 * 3600 * 1000;
 
@@ -27,8 +31,9 @@ export interface NewSession {
   capture: boolean;
 }
 
-export async function createSession(merchantId: string, input: NewSession, now = new Date()): Promise<SessionRecord> {
-  const id = newId('cs', now.getTime());
+export async function createSession(merchantId: string, input: NewSession, now = hooks.now()): Promise<SessionRecord> {
+  const id = newId('cs', now);
+  const expires = now + SESSION_LIFETIME_MS;
   const record: SessionRecord = {
     pk: pk.merchant(merchantId),
     sk: sk.session(id),
@@ -39,13 +44,25 @@ export async function createSession(merchantId: string, input: NewSession, now =
     ...input,
     status: 'open',
     charge: null,
-    expires_at: new Date(now.getTime() + SESSION_LIFETIME_MS).toISOString(),
-    created: now.toISOString(),
+    expires_at: new Date(expires).toISOString(),
+    expires_at_epoch: Math.floor(expires / 1000) + SESSION_RETENTION_S,
+    created: new Date(now).toISOString(),
   };
   await dynamo.send(
     new PutCommand({ TableName: config.tableName, Item: record, ConditionExpression: 'attribute_not_exists(pk)' }),
   );
   return record;
+}
+
+/** A session with the charge that paid it (if any), to show what became of the payment. */
+export async function sessionWithCharge(
+  merchantId: string,
+  id: string,
+): Promise<{ session: SessionRecord; charge: ChargeRecord | null } | null> {
+  const session = await getSession(merchantId, id);
+  if (!session) return null;
+  const charge = session.charge ? await getCharge(merchantId, session.charge) : null;
+  return { session, charge };
 }
 
 function assertOpen(s: SessionRecord, now: number): void {
@@ -58,54 +75,52 @@ export async function paySession(
   ref: ClaimRef,
   sessionId: string,
   input: { client_secret: string; source: string; forwardedFor: string },
+  ensureMerchant: () => Promise<unknown>,
 ): Promise<APIGatewayProxyResult> {
-  // An answered pay is replayed even once the session is paid; see priorAttempt.
-  const prior = await priorAttempt(ref.merchantId, ref.clientKey, ref.hash);
-  if (prior?.kind === 'replay') return prior.response;
-  const session = await getSession(ref.merchantId, sessionId);
+  const now = hooks.now();
+  const [prior, session] = await Promise.all([
+    findKey(ref.merchantId, ref.clientKey, ref.hash, now),
+    getSession(ref.merchantId, sessionId),
+  ]);
   // A wrong client_secret is answered exactly like a missing session.
   if (!session || !secretsEqual(input.client_secret, session.client_secret)) throw notFound('checkout session');
-  const now = Date.now();
-  const pending = session.pay_lock !== undefined || prior !== null;
-  if (!pending) assertOpen(session, now);
-  try {
-    return await createChargeOnce(
-      {
-        ...ref,
-        extraItems: (chargeId) => [
-          {
-            Update: {
-              TableName: config.tableName,
-              Key: { pk: session.pk, sk: session.sk },
-              UpdateExpression: 'SET pay_lock = :c',
-              ConditionExpression: '#s = :open AND attribute_not_exists(pay_lock) AND expires_at > :now',
-              ExpressionAttributeNames: { '#s': 'status' },
-              ExpressionAttributeValues: { ':c': chargeId, ':open': 'open', ':now': new Date(now).toISOString() },
-            },
-          },
-        ],
-      },
-      {
-        source: input.source,
-        amount: session.amount,
-        currency: session.currency,
-        capture: session.capture,
-        description: session.description,
-        external_reference_id: session.external_reference_id,
-        forwardedFor: input.forwardedFor,
-        checkoutSession: { id: session.id },
-      },
-    );
-  } catch (e) {
-    if (!(e instanceof LedgerConditionFailed)) throw e;
-    const fresh = (await getSession(ref.merchantId, sessionId))!;
-    assertOpen(fresh, Date.now());
-    throw new ApiError(
-      409,
-      'invalid_request_error',
-      'session_payment_in_progress',
-      'Another payment of this checkout session is under way.',
-      { retryAfter: 1 },
-    );
+  // An answered pay is replayed (an unresolved one carried on) even once the session has moved on.
+  if (!prior) {
+    assertOpen(session, now);
+    if (session.pay_lock) throw paymentInProgress(session.pay_lock);
   }
+  return createChargeOnce(
+    ref,
+    {
+      source: input.source,
+      amount: session.amount,
+      currency: session.currency,
+      capture: session.capture,
+      description: session.description,
+      external_reference_id: session.external_reference_id,
+      forwardedFor: input.forwardedFor,
+    },
+    ensureMerchant,
+    {
+      id: session.id,
+      refused: async () => {
+        const fresh = await getSession(ref.merchantId, sessionId);
+        if (!fresh) throw notFound('checkout session');
+        assertOpen(fresh, hooks.now());
+        throw paymentInProgress(fresh.pay_lock);
+      },
+    },
+  );
 }
+
+const paymentInProgress = (charge: string | undefined) =>
+  new ApiError(
+    409,
+    'invalid_request_error',
+    'session_payment_in_progress',
+    'Another payment of this checkout session is under way.',
+    {
+      retryAfter: 1,
+      ...(charge ? { charge } : {}),
+    },
+  );

@@ -23,6 +23,9 @@ export const sk = {
   audit: (atIso: string, unique: string) => `AUDIT#${atIso}#${unique}`,
   charge: (id: string) => `CHARGE#${id}`,
   refund: (id: string) => `REFUND#${id}`,
+  capture: (id: string) => `CAPTURE#${id}`,
+  /** The merchant's share of Clover's rate limits (shared/clover/budget.ts). */
+  cloverBudget: 'CLOVER#BUDGET',
   session: (id: string) => `SESSION#${id}`,
   idempotency: (route: string, key: string) => `IDEM#${route}#${key}`,
 };
@@ -47,8 +50,7 @@ export const leadingKeys = {
  */
 export const merchantSummaryAttributes = ['pk', 'sk', 'merchant_id', 'status', 'pakms_key'] as const;
 
-/** GSI1 partitions: all merchants (for the token refresher) and pending charges (for the reconciler). */
+/** GSI1 partitions: all merchants (for the token refresher). */
 export const gsi1 = {
   merchants: 'MERCHANTS',
-  pendingCharges: 'PENDING_CHARGES',
 };

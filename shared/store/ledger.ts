@@ -1,13 +1,16 @@
 /**
- * The ledger: charges, refunds and checkout sessions, each under its merchant's partition. Every
- * charge attempt is written (as `pending`) before Clover is called, in the same transaction as the
- * idempotency claim; a charge or refund whose outcome is unknown stays `pending` and is listed in
- * GSI1 (`PENDING`) for the reconciler until a retry or the reconciler resolves it.
+ * The ledger: charges, captures, refunds and checkout sessions, each under its merchant's
+ * partition. Every money operation is written `pending` before Clover is called and listed in the
+ * `pending` index (shared/store/pending.ts) until evidence resolves it (shared/payments/evidence.ts,
+ * docs/money.md). Items are kept under 1 KB where they are written on the hot path, so that each
+ * write costs one write unit.
  */
 import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { dynamo } from '../aws';
 import { config } from '../config';
-import { gsi1, pk, sk } from './keys';
+import { hooks } from '../hooks';
+import type { ErrorType } from '../http/errors';
+import { pk, sk } from './keys';
 
 export interface CardSummary {
   brand: string;
@@ -24,19 +27,45 @@ export interface CloverRefs {
   order_id: string | null;
 }
 
-/** What a retry or the reconciler needs to re-send the same request to Clover. */
-export interface CloverRequestRecord {
-  idempotency_key: string;
-  forwarded_for: string;
-  body: Record<string, unknown>;
-  /** The idempotency record guarding this request: the reconciler claims it before re-sending. */
-  route_key: string;
-  client_key: string;
+/** Unresolved: the outcome at Clover is not known yet (`needs_attention`: not after many tries). */
+export const UNRESOLVED = ['pending', 'needs_attention'] as const;
+export type Unresolved = (typeof UNRESOLVED)[number];
+
+/** A definitive refusal, kept so that every replay answers it exactly as it was first answered. */
+export interface StoredAnswer {
+  status: number;
+  type: ErrorType;
+  code: string;
+  message: string;
+  param?: string;
+  decline_code?: string;
+  request_id: string;
 }
 
-export type ChargeStatus = 'pending' | 'succeeded' | 'failed' | 'canceled';
+/**
+ * What every money operation carries while it is unresolved (docs/money.md, "Records"). The lease
+ * is on the operation itself: whoever holds it may call Clover for it; `lease_until` is also the
+ * last moment the holder may send, so a lookup is settled once that is older than the list lag.
+ */
+export interface OperationState {
+  /** The Idempotency-Key this operation answers; the reconciler keeps its claim alive. */
+  client_key: string;
+  /** Invocations that have taken the operation: 1 is the request that made it. */
+  attempt: number;
+  lease_owner?: string;
+  /** Epoch ms. */
+  lease_until: number;
+  /** Reconciler tries so far (backoff, needs_attention). */
+  tries?: number;
+  pending_shard?: string;
+  pending_due?: string;
+  /** Set on a definitive failure. */
+  answer?: StoredAnswer;
+}
 
-export interface ChargeRecord {
+export type ChargeStatus = Unresolved | 'succeeded' | 'failed' | 'canceled';
+
+export interface ChargeRecord extends OperationState {
   pk: string;
   sk: string;
   object: 'charge';
@@ -53,52 +82,65 @@ export interface ChargeRecord {
   amount_refund_pending: number;
   /**
    * What refunds may still take: captured − refunded − reserved (the authorised amount while
-   * uncaptured, for a void). Kept as one attribute because DynamoDB conditions cannot add, and
-   * every refund reserves against it with `refundable_remaining >= :amount`.
+   * uncaptured, for a void). One attribute, because DynamoDB conditions cannot add.
    */
   refundable_remaining: number;
   description: string | null;
   external_reference_id: string | null;
   checkout_session: string | null;
+  /** The single-use `clv_` token, to send the same request again. */
+  source_token: string;
+  forwarded_for: string;
   source: CardSummary | null;
   failure_code: string | null;
   failure_message: string | null;
   decline_code?: string | null;
   clover: CloverRefs;
-  clover_request: CloverRequestRecord;
+  /** The capture under way (its id): no other capture, and no void, meanwhile. */
   capture_lock?: string;
-  capture_lock_until?: number;
-  /** A capture whose outcome at Clover is not known yet (shared/payments/capture.ts). */
-  pending_capture?: { amount: number | null; forwarded_for: string; route_key: string; client_key: string };
   created: string;
-  updated: string;
-  gsi1pk?: string;
-  gsi1sk?: string;
 }
 
-export type RefundStatus = 'pending' | 'succeeded' | 'failed';
+export type CaptureStatus = Unresolved | 'succeeded' | 'failed';
 
-export interface RefundRecord {
+export interface CaptureRecord extends OperationState {
+  pk: string;
+  sk: string;
+  object: 'capture';
+  id: string;
+  merchant_id: string;
+  charge: string;
+  clover_charge_id: string;
+  amount: number;
+  currency: string;
+  status: CaptureStatus;
+  forwarded_for: string;
+  created: string;
+}
+
+export type RefundStatus = Unresolved | 'succeeded' | 'failed';
+
+export interface RefundRecord extends OperationState {
   pk: string;
   sk: string;
   object: 'refund';
   id: string;
   merchant_id: string;
   charge: string;
+  clover_charge_id: string;
   amount: number;
-  /** A refund of an uncaptured charge releases the authorisation (Clover is sent no amount). */
+  /** Sent without an amount (the whole remainder, or a void): a re-send cannot refund twice. */
+  whole: boolean;
+  /** A refund of an uncaptured charge releases the authorisation. */
   is_void: boolean;
   currency: string;
   status: RefundStatus;
   reason: string | null;
-  failure_code?: string | null;
   clover: { refund_id: string | null };
-  clover_request: CloverRequestRecord;
   created: string;
-  updated: string;
-  gsi1pk?: string;
-  gsi1sk?: string;
 }
+
+export type MoneyRecord = ChargeRecord | CaptureRecord | RefundRecord;
 
 export interface SessionRecord {
   pk: string;
@@ -114,13 +156,16 @@ export interface SessionRecord {
   capture: boolean;
   status: 'open' | 'paid' | 'expired';
   charge: string | null;
-  /** The charge of the payment under way; a second pay waits until it is resolved. */
+  /** The charge of the payment under way; no other pay meanwhile. */
   pay_lock?: string;
   expires_at: string;
+  /** TTL (epoch s): an unpaid session is deleted a while after it expired; a locked or paid one is kept. */
+  expires_at_epoch?: number;
   created: string;
 }
 
-export const pendingIndex = { gsi1pk: gsi1.pendingCharges };
+export const isUnresolved = (status: string): status is Unresolved =>
+  (UNRESOLVED as readonly string[]).includes(status);
 
 export async function getItem<T>(merchantId: string, sortKey: string, consistent = true): Promise<T | null> {
   const r = await dynamo.send(
@@ -134,6 +179,7 @@ export async function getItem<T>(merchantId: string, sortKey: string, consistent
 }
 
 export const getCharge = (merchantId: string, id: string) => getItem<ChargeRecord>(merchantId, sk.charge(id));
+export const getCapture = (merchantId: string, id: string) => getItem<CaptureRecord>(merchantId, sk.capture(id));
 export const getRefund = (merchantId: string, id: string) => getItem<RefundRecord>(merchantId, sk.refund(id));
 export const getSession = (merchantId: string, id: string) => getItem<SessionRecord>(merchantId, sk.session(id));
 
@@ -162,21 +208,7 @@ export async function listCharges(
   return { data: items.slice(0, limit), hasMore: items.length > limit || r.LastEvaluatedKey !== undefined };
 }
 
-/** Pending charges and refunds, oldest first, created before `olderThan` (ISO). */
-export async function listPending(olderThan: string, limit = 50): Promise<(ChargeRecord | RefundRecord)[]> {
-  const r = await dynamo.send(
-    new QueryCommand({
-      TableName: config.tableName,
-      IndexName: 'gsi1',
-      KeyConditionExpression: 'gsi1pk = :g AND gsi1sk < :t',
-      ExpressionAttributeValues: { ':g': gsi1.pendingCharges, ':t': olderThan },
-      Limit: limit,
-    }),
-  );
-  return (r.Items ?? []) as (ChargeRecord | RefundRecord)[];
-}
-
-/** The public charge object (API.md §2.4). */
+/** The public charge object (API.md §2.4); `pending_capture` while a capture's outcome is unknown. */
 export function chargeObject(c: ChargeRecord): Record<string, unknown> {
   return {
     id: c.id,
@@ -191,10 +223,25 @@ export function chargeObject(c: ChargeRecord): Record<string, unknown> {
     description: c.description,
     external_reference_id: c.external_reference_id,
     checkout_session: c.checkout_session,
-    source: c.source,
+    // Rebuilt field by field: DynamoDB hands maps back in any order, and a replay must be byte-equal.
+    source: c.source
+      ? {
+          brand: c.source.brand,
+          first6: c.source.first6,
+          last4: c.source.last4,
+          exp_month: c.source.exp_month,
+          exp_year: c.source.exp_year,
+        }
+      : null,
     failure_code: c.failure_code,
     failure_message: c.failure_message,
-    clover: c.clover,
+    clover: {
+      charge_id: c.clover.charge_id,
+      ref_num: c.clover.ref_num,
+      auth_code: c.clover.auth_code,
+      order_id: c.clover.order_id,
+    },
+    ...(c.capture_lock ? { pending_capture: c.capture_lock } : {}),
     created: c.created,
   };
 }
@@ -208,13 +255,33 @@ export function refundObject(r: RefundRecord): Record<string, unknown> {
     currency: r.currency,
     status: r.status,
     reason: r.reason,
-    clover: r.clover,
+    clover: { refund_id: r.clover.refund_id },
     created: r.created,
   };
 }
 
-export function sessionObject(s: SessionRecord, withSecret: boolean): Record<string, unknown> {
-  const expired = s.status === 'open' && Date.parse(s.expires_at) <= Date.now();
+/**
+ * What became of a session's payment: `unpaid`, `pending` (its charge's outcome is not known
+ * yet), `paid`, `partially_refunded`, `refunded`, or `canceled` (the authorisation was released).
+ */
+export type SessionPayment = 'unpaid' | 'pending' | 'paid' | 'partially_refunded' | 'refunded' | 'canceled';
+
+export function sessionPayment(s: SessionRecord, charge: ChargeRecord | null): SessionPayment {
+  if (s.pay_lock) return 'pending';
+  if (s.status !== 'paid' || !charge) return 'unpaid';
+  if (charge.status === 'canceled') return 'canceled';
+  if (charge.amount_refunded > 0 && charge.amount_refunded >= charge.amount_captured) return 'refunded';
+  if (charge.amount_refunded > 0) return 'partially_refunded';
+  return 'paid';
+}
+
+export function sessionObject(
+  s: SessionRecord,
+  withSecret: boolean,
+  charge: ChargeRecord | null = null,
+  now = hooks.now(),
+): Record<string, unknown> {
+  const expired = s.status === 'open' && !s.pay_lock && Date.parse(s.expires_at) <= now;
   return {
     id: s.id,
     object: 'checkout_session',
@@ -224,6 +291,7 @@ export function sessionObject(s: SessionRecord, withSecret: boolean): Record<str
     description: s.description,
     external_reference_id: s.external_reference_id,
     status: expired ? 'expired' : s.status,
+    payment_status: sessionPayment(s, charge),
     expires_at: s.expires_at,
     charge: s.charge,
     created: s.created,

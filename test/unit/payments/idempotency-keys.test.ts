@@ -1,5 +1,5 @@
 // The pure parts of idempotency (shared/idempotency.ts): the canonical JSON behind the request
-// hash, the hash itself, the Clover key derived from merchant + route + client key, and the
+// hash, the hash itself, the Clover key derived from the operation's own id, and the
 // Idempotency-Key header's syntax.
 
 import fc from 'fast-check';
@@ -76,30 +76,36 @@ describe('requestHash', () => {
 });
 
 describe('cloverIdempotencyKey', () => {
-  it('is a v4 UUID, the same every time for one merchant, route and client key', () => {
+  const operationId = fc
+    .tuple(fc.constantFrom('ch', 'cp', 're'), fc.stringMatching(/^[0-9a-z]{23}$/))
+    .map(([p, r]) => `${p}_${r}`);
+
+  it('is a v4 UUID, the same every time for one merchant and operation', () => {
     fc.assert(
-      fc.property(merchantId, routeKey, clientKey, (m, r, k) => {
-        const key = cloverIdempotencyKey(m, r, k);
+      fc.property(merchantId, operationId, (m, id) => {
+        const key = cloverIdempotencyKey(m, id);
         expect(key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-        expect(cloverIdempotencyKey(m, r, k)).toBe(key);
+        expect(cloverIdempotencyKey(m, id)).toBe(key);
       }),
     );
   });
 
-  it('differs when the merchant, the route or the client key differs', () => {
+  it('differs when the merchant or the operation differs: no two operations share a Clover key', () => {
     fc.assert(
-      fc.property(
-        fc.tuple(merchantId, routeKey, clientKey),
-        fc.tuple(merchantId, routeKey, clientKey),
-        ([m1, r1, k1], [m2, r2, k2]) => {
-          const same = m1 === m2 && r1 === r2 && k1 === k2;
-          expect(cloverIdempotencyKey(m1, r1, k1) === cloverIdempotencyKey(m2, r2, k2)).toBe(same);
-        },
-      ),
+      fc.property(fc.tuple(merchantId, operationId), fc.tuple(merchantId, operationId), ([m1, id1], [m2, id2]) => {
+        const same = m1 === m2 && id1 === id2;
+        expect(cloverIdempotencyKey(m1, id1) === cloverIdempotencyKey(m2, id2)).toBe(same);
+      }),
     );
-    // Two merchants with one client key: two Clover keys.
-    expect(cloverIdempotencyKey('AAAAAAAAAAAAA', 'POST /v1/charges', 'k')).not.toBe(
-      cloverIdempotencyKey('BBBBBBBBBBBBB', 'POST /v1/charges', 'k'),
+  });
+
+  it('does not depend on the client key: a client key reused after expiry gets a new operation, so a new Clover key', () => {
+    // The key is a function of (merchant, operation id) only; a capture and a charge never collide.
+    expect(cloverIdempotencyKey('AAAAAAAAAAAAA', 'ch_0000000000000000000000a')).not.toBe(
+      cloverIdempotencyKey('AAAAAAAAAAAAA', 'cp_0000000000000000000000a'),
+    );
+    expect(cloverIdempotencyKey('AAAAAAAAAAAAA', 'ch_0000000000000000000000a')).not.toBe(
+      cloverIdempotencyKey('BBBBBBBBBBBBB', 'ch_0000000000000000000000a'),
     );
   });
 });

@@ -1,87 +1,69 @@
 /**
- * The idempotency claim at unit level: exact DynamoDB command inputs and the mapping of what is
- * found under the key (replay, 409, 422, takeover), with the client mocked (aws-sdk-client-mock).
+ * The idempotency key claim at unit level: exact DynamoDB command inputs and what is found under
+ * the key (the same request's record, 422 for another request, a key given back), with the client
+ * mocked (aws-sdk-client-mock). The operations the keys name are driven by shared/payments/*, and
+ * proven by the simulation (test/simulation/).
  */
-import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../../shared/http/errors';
-import { claim, completeItem, type IdempotencyRecord, LedgerConditionFailed } from '../../../shared/idempotency';
+import {
+  claimKey,
+  findKey,
+  IDEMPOTENCY_TTL_S,
+  type KeyRecord,
+  keepKeyAlive,
+  releaseKey,
+} from '../../../shared/idempotency';
 
 const ddb = mockClient(DynamoDBDocumentClient);
 mockClient(DynamoDBClient);
 
 const NOW = 1_800_000_000_000;
 const key = { pk: 'MERCHANT#M1', sk: 'IDEM#*#k1' }; // one key per merchant, whatever the route (API.md §1.3)
-const first = {
-  resourceId: 'ch_1',
-  items: [{ Put: { TableName: 'clover-payments', Item: { pk: 'MERCHANT#M1', sk: 'CHARGE#ch_1' } } }],
-};
+const conditionFailed = () => new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
 
-const cancelled = (codes: string[]) =>
-  new TransactionCanceledException({
-    message: 'cancelled',
-    $metadata: {},
-    CancellationReasons: codes.map((Code) => ({ Code })),
-  });
-
-const existing = (over: Partial<IdempotencyRecord>): IdempotencyRecord => ({
+const record = (over: Partial<KeyRecord> = {}): KeyRecord => ({
   ...key,
-  status: 'completed',
   request_hash: 'h1',
-  lease_until: NOW - 1,
-  owner: 'req-0',
+  op: 'charge',
+  resource: 'CHARGE#ch_0',
+  created_ms: NOW - 60_000,
   expires_at_epoch: NOW / 1000 + 3600,
   ...over,
 });
 
-const run = () => claim('M1', 'POST /v1/charges', 'k1', 'h1', first, 'req-1', NOW);
+const run = () => claimKey('M1', 'k1', 'h1', 'charge', 'CHARGE#ch_1', NOW);
 
 beforeEach(() => ddb.reset());
 afterEach(() => ddb.reset());
 
-describe('claim', () => {
-  it('writes the claim and the ledger record in one transaction, conditioned on the key being free', async () => {
-    ddb.on(TransactWriteCommand).resolves({});
-    const out = await run();
-    expect(out).toEqual({
-      kind: 'claimed',
-      claim: { merchantId: 'M1', routeKey: 'POST /v1/charges', clientKey: 'k1', owner: 'req-1', key },
-    });
-    const input = ddb.commandCalls(TransactWriteCommand)[0]!.args[0].input;
-    expect(input.TransactItems).toHaveLength(2);
-    expect(input.TransactItems![0]).toEqual({
-      Put: {
-        TableName: 'clover-payments',
-        Item: {
-          ...key,
-          status: 'in_progress',
-          request_hash: 'h1',
-          lease_until: NOW + 30_000,
-          owner: 'req-1',
-          resource_id: 'ch_1',
-          expires_at_epoch: NOW / 1000 + 24 * 3600,
-        },
-        ConditionExpression: 'attribute_not_exists(pk) OR expires_at_epoch < :nowS',
-        ExpressionAttributeValues: { ':nowS': NOW / 1000 },
+describe('claimKey', () => {
+  it('claims a free key with one conditional put naming the new operation', async () => {
+    ddb.on(PutCommand).resolves({});
+    expect(await run()).toEqual({ kind: 'claimed' });
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input).toEqual({
+      TableName: 'clover-payments',
+      Item: {
+        ...key,
+        request_hash: 'h1',
+        op: 'charge',
+        resource: 'CHARGE#ch_1',
+        created_ms: NOW,
+        expires_at_epoch: NOW / 1000 + IDEMPOTENCY_TTL_S,
       },
+      // An expired record (TTL deletion is lazy) counts as absent.
+      ConditionExpression: 'attribute_not_exists(pk) OR expires_at_epoch < :nowS',
+      ExpressionAttributeValues: { ':nowS': NOW / 1000 },
     });
-    expect(input.TransactItems![1]).toEqual(first.items[0]);
   });
 
-  it('replays a completed request with Idempotent-Replayed', async () => {
-    ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None']));
-    ddb.on(GetCommand).resolves({ Item: existing({ response: { statusCode: 201, body: '{"id":"ch_0"}' } }) });
-    const out = await run();
-    expect(out).toEqual({
-      kind: 'replay',
-      response: {
-        statusCode: 201,
-        headers: { 'Content-Type': 'application/json', 'Idempotent-Replayed': 'true' },
-        body: '{"id":"ch_0"}',
-      },
-    });
+  it('hands back the same request’s record, read consistently, when the key is taken', async () => {
+    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(GetCommand).resolves({ Item: record() });
+    expect(await run()).toEqual({ kind: 'existing', record: record() });
     expect(ddb.commandCalls(GetCommand)[0]!.args[0].input).toEqual({
       TableName: 'clover-payments',
       Key: key,
@@ -89,9 +71,9 @@ describe('claim', () => {
     });
   });
 
-  it('answers 422 for the same key with another request', async () => {
-    ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None']));
-    ddb.on(GetCommand).resolves({ Item: existing({ request_hash: 'other' }) });
+  it('answers 422 idempotency_key_reused for the same key with another request', async () => {
+    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(GetCommand).resolves({ Item: record({ request_hash: 'other' }) });
     await expect(run()).rejects.toMatchObject({
       status: 422,
       code: 'idempotency_key_reused',
@@ -99,67 +81,68 @@ describe('claim', () => {
     });
   });
 
-  it('answers 409 with Retry-After while the first request holds its lease', async () => {
-    ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None']));
-    ddb.on(GetCommand).resolves({ Item: existing({ status: 'in_progress', lease_until: NOW + 5000 }) });
+  it('answers 409 with Retry-After when the key was given back between the write and the read', async () => {
+    ddb.on(PutCommand).rejects(conditionFailed());
+    ddb.on(GetCommand).resolves({});
     const e = (await run().catch((x) => x)) as ApiError;
     expect(e).toBeInstanceOf(ApiError);
-    expect(e.status).toBe(409);
-    expect(e.code).toBe('idempotency_in_progress');
-    expect(e.extras.retryAfter).toBe(1);
+    expect(e).toMatchObject({ status: 409, code: 'idempotency_in_progress', extras: { retryAfter: 1 } });
   });
 
-  it('takes over a retryable claim and hands back the first attempt’s resource', async () => {
-    ddb.on(TransactWriteCommand).rejects(cancelled(['ConditionalCheckFailed', 'None']));
-    ddb.on(GetCommand).resolves({ Item: existing({ status: 'retryable', resource_id: 'ch_0', owner: 'req-0' }) });
-    ddb.on(UpdateCommand).resolves({});
-    const out = await run();
-    expect(out).toMatchObject({ kind: 'claimed', claim: { resourceId: 'ch_0', owner: 'req-1' } });
-    const u = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
-    expect(u.ConditionExpression).toBe('#o = :prev AND (#s = :retryable OR (#s = :inp AND lease_until < :now))');
-    expect(u.ExpressionAttributeValues).toMatchObject({ ':prev': 'req-0', ':me': 'req-1' });
-  });
-
-  it('reports which ledger condition failed when the key itself was free', async () => {
-    ddb.on(TransactWriteCommand).rejects(cancelled(['None', 'ConditionalCheckFailed']));
-    const e = await run().catch((x) => x);
-    expect(e).toBeInstanceOf(LedgerConditionFailed);
-    expect((e as LedgerConditionFailed).index).toBe(0);
+  it('lets any other DynamoDB failure through (a 503 with the handler’s mapping)', async () => {
+    const boom = Object.assign(new Error('throttled'), {
+      name: 'ProvisionedThroughputExceededException',
+      $metadata: {},
+    });
+    ddb.on(PutCommand).rejects(boom);
+    await expect(run()).rejects.toBe(boom);
   });
 });
 
-describe('completeItem', () => {
-  const c = { merchantId: 'M1', routeKey: 'POST /v1/charges', clientKey: 'k1', owner: 'req-1', key };
-  const response = { statusCode: 201, body: '{}' };
+describe('findKey', () => {
+  it('finds nothing under a free or expired key', async () => {
+    ddb.on(GetCommand).resolves({});
+    expect(await findKey('M1', 'k1', 'h1', NOW)).toBeNull();
+    ddb.on(GetCommand).resolves({ Item: record({ expires_at_epoch: NOW / 1000 - 1 }) });
+    expect(await findKey('M1', 'k1', 'h1', NOW)).toBeNull();
+  });
 
-  it('stores the response of a definitive outcome, only if we still own the claim', () => {
-    expect(completeItem(c, response, 'completed')).toEqual({
-      Update: {
-        TableName: 'clover-payments',
-        Key: key,
-        UpdateExpression: 'SET #s = :s, #r = :r',
-        ConditionExpression: '#o = :me',
-        ExpressionAttributeNames: { '#s': 'status', '#o': 'owner', '#r': 'response' },
-        ExpressionAttributeValues: { ':s': 'completed', ':me': 'req-1', ':r': response },
-      },
+  it('refuses another request under the key, even before anything else is checked', async () => {
+    ddb.on(GetCommand).resolves({ Item: record({ request_hash: 'h2' }) });
+    await expect(findKey('M1', 'k1', 'h1', NOW)).rejects.toMatchObject({ status: 422 });
+  });
+});
+
+describe('releaseKey', () => {
+  it('gives the key back only while it still names the refused operation', async () => {
+    ddb.on(DeleteCommand).resolves({});
+    await releaseKey('M1', 'k1', 'CHARGE#ch_1');
+    expect(ddb.commandCalls(DeleteCommand)[0]!.args[0].input).toEqual({
+      TableName: 'clover-payments',
+      Key: key,
+      ConditionExpression: '#r = :r',
+      ExpressionAttributeNames: { '#r': 'resource' },
+      ExpressionAttributeValues: { ':r': 'CHARGE#ch_1' },
     });
   });
 
-  it('leaves an unknown outcome retryable, without a response to replay', () => {
-    const u = completeItem(c, response, 'retryable').Update!;
-    expect(u.UpdateExpression).toBe('SET #s = :s REMOVE #r');
-    expect(u.ExpressionAttributeValues).toEqual({ ':s': 'retryable', ':me': 'req-1' });
+  it('does nothing when the key names something else by now', async () => {
+    ddb.on(DeleteCommand).rejects(conditionFailed());
+    await expect(releaseKey('M1', 'k1', 'CHARGE#ch_1')).resolves.toBeUndefined();
   });
+});
 
-  it('forgets a claim when nothing happened at Clover', () => {
-    expect(completeItem(c, response, 'forget')).toEqual({
-      Delete: {
-        TableName: 'clover-payments',
-        Key: key,
-        ConditionExpression: '#o = :me',
-        ExpressionAttributeNames: { '#o': 'owner' },
-        ExpressionAttributeValues: { ':me': 'req-1' },
-      },
+describe('keepKeyAlive', () => {
+  it('extends the key of an unresolved operation, never shortens it, never another operation’s', async () => {
+    ddb.on(UpdateCommand).resolves({});
+    await keepKeyAlive('M1', 'k1', 'CHARGE#ch_1', NOW / 1000 + 86_400);
+    expect(ddb.commandCalls(UpdateCommand)[0]!.args[0].input).toEqual({
+      TableName: 'clover-payments',
+      Key: key,
+      UpdateExpression: 'SET expires_at_epoch = :until',
+      ConditionExpression: '#r = :r AND expires_at_epoch < :until',
+      ExpressionAttributeNames: { '#r': 'resource' },
+      ExpressionAttributeValues: { ':r': 'CHARGE#ch_1', ':until': NOW / 1000 + 86_400 },
     });
   });
 });
