@@ -43,8 +43,8 @@ export class Data extends Construct {
         indexName: gsi.indexName,
         partitionKey: { name: gsi.partitionKey, type: AttributeType.STRING },
         sortKey: { name: gsi.sortKey, type: AttributeType.STRING },
-        // The reconciler reads whole pending charges from the index; they are small.
-        projectionType: ProjectionType.ALL,
+        // As shared/table.ts says: the pending index is keys only (the reconciler reads each item).
+        projectionType: ProjectionType[gsi.projection],
       });
     }
     this.indexArns = tableDefinition.globalSecondaryIndexes.map(

@@ -8,6 +8,7 @@
  * - CloverErrors (Count): a Clover call failed (5xx, timeout, connection error, unexpected 4xx).
  * - OldestPendingChargeAgeSeconds (Seconds): emitted by every reconciler run, 0 when none pending.
  * - TokenRefreshFailures (Count): a merchant's OAuth refresh failed.
+ * - NeedsAttentionItems (Count, every reconciler run): operations in needs_attention (docs/money.md).
  * - MerchantMismatch (Count): an install presented a code of another merchant (shared/onboarding.ts).
  * - WebhookAuthFailures (Count): a webhook POST without the right X-Clover-Auth (functions/webhooks).
  * - UninstallFollowUpsPending (Count): uninstalls whose secret deletion or cache flush failed.
@@ -192,6 +193,16 @@ export class Monitoring extends Construct {
       stage.pendingChargeAlarmMinutes * 60,
       3,
       `A charge has been pending (outcome at Clover unknown) for more than ${stage.pendingChargeAlarmMinutes} minutes.`,
+      action,
+      ComparisonOperator.GREATER_THAN_THRESHOLD,
+    );
+
+    this.add(
+      'NeedsAttention',
+      custom('NeedsAttentionItems', 'Maximum', Duration.minutes(1)),
+      0,
+      1,
+      'The reconciler has given up for now on a money operation whose outcome at Clover it could not establish (needs_attention): look it up at Clover by our id in metadata; never charge again.',
       action,
       ComparisonOperator.GREATER_THAN_THRESHOLD,
     );

@@ -87,7 +87,7 @@ export const defaultChargeAssumptions: ChargeAssumptions = {
   authorizerDurationMs: 30,
   coldStartFraction: 0.01,
   initDurationMs: 350,
-  dynamoWriteUnits: 12,
+  dynamoWriteUnits: 6,
   dynamoReadUnits: 2,
   secretsManagerCalls: 0.05,
   kmsRequests: 0.06,
@@ -134,13 +134,14 @@ export const stackFixtures = {
   kmsKeys: 2,
   wafRules: 5,
   /** Metrics evaluated by the alarms in infra/monitoring.ts (metric math counts each metric). */
-  alarmMetrics: 37,
+  alarmMetrics: 38,
   /**
    * CloverErrors, OldestPendingChargeAgeSeconds, TokenRefreshFailures, ApiThrottledRequests, AwsAccessDenied,
    * WebhookDeliveriesFailed, ApiUnauthorized, ApiForbidden, WebhookAuthFailures, MerchantMismatch,
-   * UninstallFollowUpsPending, CardDeclines.
+   * UninstallFollowUpsPending, CardDeclines, NeedsAttentionItems, NeedsAttention, CloverRateLimited,
+   * CloverBudgetExhausted.
    */
-  customMetrics: 12,
+  customMetrics: 16,
   /** Scheduled runs a month: reconciler and event-deliverer every minute, token-refresher every 5 minutes (30-day month). */
   reconcilerRuns: 43_200,
   refresherRuns: 8_640,

@@ -91,6 +91,32 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
         }),
       );
     }
+    // …and every index added since (one per UpdateTable, as CloudFormation also adds them).
+    const have = new Set((t.Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName));
+    for (const g of tableDefinition.globalSecondaryIndexes) {
+      if (have.has(g.indexName)) continue;
+      await client.send(
+        new UpdateTableCommand({
+          TableName: tableName,
+          AttributeDefinitions: [
+            { AttributeName: g.partitionKey, AttributeType: 'S' },
+            { AttributeName: g.sortKey, AttributeType: 'S' },
+          ],
+          GlobalSecondaryIndexUpdates: [
+            {
+              Create: {
+                IndexName: g.indexName,
+                KeySchema: [
+                  { AttributeName: g.partitionKey, KeyType: 'HASH' },
+                  { AttributeName: g.sortKey, KeyType: 'RANGE' },
+                ],
+                Projection: { ProjectionType: g.projection },
+              },
+            },
+          ],
+        }),
+      );
+    }
     return;
   } catch (e) {
     if (!(e instanceof ResourceNotFoundException)) throw e;
@@ -117,7 +143,7 @@ export async function ensureTable(client: DynamoDBClient, tableName: string): Pr
           { AttributeName: g.partitionKey, KeyType: 'HASH' },
           { AttributeName: g.sortKey, KeyType: 'RANGE' },
         ],
-        Projection: { ProjectionType: 'ALL' },
+        Projection: { ProjectionType: g.projection },
       })),
     }),
   );

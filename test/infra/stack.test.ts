@@ -335,6 +335,7 @@ describe('schedules, monitoring, outputs', () => {
       'EventStreamDlqMessages',
       'LambdaThrottles',
       'MerchantMismatch',
+      'NeedsAttention',
       'PendingChargesOld',
       'ScheduledJobErrors',
       'TokenRefreshFailures',
