@@ -11,6 +11,17 @@ export default defineConfig({
       // Pure logic and the synthesized template: no platform needed.
       { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts'] } },
       {
+        // A bounded part of the money core's simulation (test/simulation/; 2,000 seeds run in CI
+        // through `npm run test:simulation`).
+        extends: true,
+        test: {
+          name: 'simulation',
+          include: ['test/simulation/**/*.test.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
         extends: true,
         test: {
           name: 'integration',

@@ -71,13 +71,10 @@ export async function startPlatformProcess(
   child.stderr?.pipe(log);
   let out = '';
   await new Promise<void>((resolveReady, reject) => {
-    const timer = setTimeout(
-      () => {
-        child?.kill('SIGTERM'); // it must not outlive the run it failed
-        reject(new Error(`local platform not ready in ${readyTimeoutMs / 1000} s:\n${out.slice(-2000)}`));
-      },
-      readyTimeoutMs,
-    );
+    const timer = setTimeout(() => {
+      child?.kill('SIGTERM'); // it must not outlive the run it failed
+      reject(new Error(`local platform not ready in ${readyTimeoutMs / 1000} s:\n${out.slice(-2000)}`));
+    }, readyTimeoutMs);
     const onData = (c: Buffer) => {
       out += c.toString();
       if (out.includes('Ready in')) {

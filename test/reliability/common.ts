@@ -8,7 +8,9 @@
  * listed in the summary and fail the run only with RELIABILITY_STRICT=1; double charges, lost
  * records, leaks and 5xx answers to bad input always fail it.
  */
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isUnresolved } from '../../shared/store/ledger';
 import { cloverCharges, harness, merchantItems, type Res, reconcile } from './harness';
 import { leaksIn } from './leaks';
 import { activeScenario, beginScenario, endScenario, type ScenarioRow } from './summary';
@@ -107,10 +109,11 @@ export async function account(merchantIds: string[]): Promise<Accounting> {
   await reconcileAll();
   const out: Accounting = { cloverCharges: 0, lost: [], pending: [] };
   for (const id of merchantIds) {
-    const [clover, ledger, refunds] = await Promise.all([
+    const [clover, ledger, refunds, captures] = await Promise.all([
       cloverCharges(id),
       merchantItems(id, 'CHARGE#'),
       merchantItems(id, 'REFUND#'),
+      merchantItems(id, 'CAPTURE#'),
     ]);
     out.cloverCharges += clover.length;
     for (const c of clover) {
@@ -131,13 +134,14 @@ export async function account(merchantIds: string[]): Promise<Accounting> {
       }
     }
     for (const l of ledger) {
-      if (l.status === 'pending') out.pending.push(`${l.id} (${id})`);
-      if (l.pending_capture) out.pending.push(`capture of ${l.id} (${id})`);
+      if (isUnresolved(l.status)) out.pending.push(`${l.id} ${l.status} (${id})`);
       if (l.clover?.charge_id && !clover.some((c) => c.id === l.clover.charge_id)) {
         out.lost.push(`${l.id} names Clover charge ${l.clover.charge_id}, which Clover does not have`);
       }
     }
-    for (const r of refunds) if (r.status === 'pending') out.pending.push(`${r.id} (${id})`);
+    for (const r of refunds) if (isUnresolved(r.status)) out.pending.push(`${r.id} ${r.status} (${id})`);
+    // A capture is an operation of its own (cp_…), recorded pending before Clover is called.
+    for (const c of captures) if (isUnresolved(c.status)) out.pending.push(`capture ${c.id} ${c.status} (${id})`);
   }
   return out;
 }
