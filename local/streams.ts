@@ -70,6 +70,10 @@ export const matchesAny = (filters: readonly unknown[], record: unknown): boolea
 
 export class StreamPoller {
   private checkpoints: Record<string, { seq?: string; done?: boolean }> = {};
+  /** Open iterators, kept between passes (GetShardIterator once, not every pass: DynamoDB Local is one JVM shared with the functions). */
+  private readonly iterators = new Map<string, string>();
+  /** The stream and its shards, described at most once a second. */
+  private described: { at: number; localArn: string; shards: Shard[] } | null = null;
   private stopped = false;
   private loop: Promise<void> | null = null;
   private wake: (() => void) | null = null;
@@ -93,6 +97,9 @@ export class StreamPoller {
         try {
           busy = await this.pollOnce();
         } catch (e) {
+          // An expired iterator or DynamoDB Local restarting: start again from the checkpoints.
+          this.iterators.clear();
+          this.described = null;
           this.log(`stream poll failed: ${(e as Error).message}`);
         }
         if (!busy && !this.stopped) {
@@ -110,25 +117,28 @@ export class StreamPoller {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.iterators.clear();
+    this.described = null;
     this.wake?.();
     await this.loop;
   }
 
   /** One pass over every shard for every consumer; true when records were processed. */
   async pollOnce(): Promise<boolean> {
-    const table = await this.call<{ Table: { LatestStreamArn?: string } }>('DynamoDB_20120810.DescribeTable', {
-      TableName: this.opts.tableName,
-    });
-    const localArn = table.Table.LatestStreamArn;
-    if (!localArn) return false;
+    if (!this.described || Date.now() - this.described.at > 1000) {
+      const table = await this.call<{ Table: { LatestStreamArn?: string } }>('DynamoDB_20120810.DescribeTable', {
+        TableName: this.opts.tableName,
+      });
+      const arn = table.Table.LatestStreamArn;
+      if (!arn) return false;
+      const desc = await this.call<{ StreamDescription: { Shards: Shard[] } }>(
+        'DynamoDBStreams_20120810.DescribeStream',
+        { StreamArn: arn },
+      );
+      this.described = { at: Date.now(), localArn: arn, shards: desc.StreamDescription.Shards };
+    }
+    const { localArn, shards } = this.described;
     const streamArn = localArn.replace(':ddblocal:', `:${this.region}:`);
-    const desc = await this.call<{ StreamDescription: { Shards: Shard[] } }>(
-      'DynamoDBStreams_20120810.DescribeStream',
-      {
-        StreamArn: localArn,
-      },
-    );
-    const shards = desc.StreamDescription.Shards;
     const ids = new Set(shards.map((s) => s.ShardId));
     let busy = false;
     for (const c of this.opts.consumers) {
@@ -164,13 +174,17 @@ export class StreamPoller {
     key: string,
   ): Promise<boolean> {
     const cp = this.checkpoints[key] ?? {};
-    const it = await this.call<{ ShardIterator?: string }>('DynamoDBStreams_20120810.GetShardIterator', {
-      StreamArn: localArn,
-      ShardId: shard.ShardId,
-      ShardIteratorType: cp.seq ? 'AFTER_SEQUENCE_NUMBER' : 'TRIM_HORIZON',
-      ...(cp.seq ? { SequenceNumber: cp.seq } : {}),
-    });
-    let iterator = it.ShardIterator;
+    let iterator = this.iterators.get(key);
+    this.iterators.delete(key);
+    if (!iterator) {
+      const it = await this.call<{ ShardIterator?: string }>('DynamoDBStreams_20120810.GetShardIterator', {
+        StreamArn: localArn,
+        ShardId: shard.ShardId,
+        ShardIteratorType: cp.seq ? 'AFTER_SEQUENCE_NUMBER' : 'TRIM_HORIZON',
+        ...(cp.seq ? { SequenceNumber: cp.seq } : {}),
+      });
+      iterator = it.ShardIterator;
+    }
     let busy = false;
     while (iterator && !this.stopped) {
       const r = await this.call<{ Records: StreamRecord[]; NextShardIterator?: string }>(
@@ -193,8 +207,13 @@ export class StreamPoller {
         this.save();
         break;
       }
-      if (records.length === 0) break;
       iterator = r.NextShardIterator;
+      // Caught up: keep the iterator for the next pass (a failed or stopped batch drops it, and the
+      // next pass starts again from the checkpoint).
+      if (records.length === 0) {
+        this.iterators.set(key, iterator);
+        break;
+      }
     }
     return busy;
   }
