@@ -115,7 +115,12 @@ describe('app webhooks', () => {
 
   it('registering a URL sends the verification handshake, without X-Clover-Auth', async () => {
     const r = await call(h.url, '/_emulator/apps', {
-      body: { client_id: APP.client_id, webhook_url: receiverUrl, webhook_auth_code: 'the-auth-code-1' },
+      body: {
+        client_id: APP.client_id,
+        client_secret: APP.client_secret,
+        webhook_url: receiverUrl,
+        webhook_auth_code: 'the-auth-code-1',
+      },
     });
     expect(r.status).toBe(201);
     expect(r.body).toMatchObject({
