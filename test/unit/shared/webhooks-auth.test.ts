@@ -33,3 +33,34 @@ describe('webhook auth', () => {
     }
   });
 });
+
+describe('the verification rate limit', () => {
+  it('takes a slot of the current minute with a conditional counter, and refuses when the minute is full', async () => {
+    const { ConditionalCheckFailedException } = await import('@aws-sdk/client-dynamodb');
+    const { DynamoDBDocumentClient, UpdateCommand } = await import('@aws-sdk/lib-dynamodb');
+    const { mockClient } = await import('aws-sdk-client-mock');
+    const { takeVerificationSlot, VERIFICATIONS_PER_MINUTE } = await import(
+      '../../../shared/store/webhook-verifications'
+    );
+    const ddb = mockClient(DynamoDBDocumentClient);
+    try {
+      ddb
+        .on(UpdateCommand)
+        .resolvesOnce({})
+        .rejectsOnce(new ConditionalCheckFailedException({ message: 'full', $metadata: {} }));
+      const now = Date.UTC(2026, 10, 30, 12, 34, 56);
+      expect(await takeVerificationSlot(now)).toBe(true);
+      expect(await takeVerificationSlot(now)).toBe(false);
+      const input = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
+      const minute = Math.floor(now / 60_000);
+      expect(input).toMatchObject({
+        Key: { pk: 'WEBHOOK#VERIFICATION', sk: `WINDOW#${minute}` },
+        UpdateExpression: 'ADD #c :one SET expires_at_epoch = :ttl',
+        ConditionExpression: 'attribute_not_exists(#c) OR #c < :max',
+        ExpressionAttributeValues: { ':one': 1, ':max': VERIFICATIONS_PER_MINUTE, ':ttl': (minute + 2) * 60 },
+      });
+    } finally {
+      ddb.restore();
+    }
+  });
+});
