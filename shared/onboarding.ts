@@ -7,10 +7,12 @@
  * per merchant by the lease protocol described in shared/store/merchants.ts.
  *
  * The proof: the new access token must read `GET /v3/merchants/{merchant_id}` (a token of another
- * merchant is refused), and PAKMS's `merchantUuid` / `developerAppUuid` must be the claimed
- * merchant and this app. A mismatch is 400 `merchant_mismatch` with nothing written before it — no
- * tokens, no record, no status change, so a disabled merchant is never reactivated and no foreign
- * PAKMS key is ever stored — plus one security log line and the MerchantMismatch metric.
+ * merchant is refused). Every install makes this check before its first write: a mismatch is 400
+ * `merchant_mismatch` with no tokens, no merchant record and no status change written (only the
+ * launch state, if any, is used up), so a disabled merchant is never reactivated. On a merchant's
+ * first install PAKMS is then asked for its key, and its `merchantUuid` / `developerAppUuid` must
+ * be the claimed merchant and this app, or the key is not stored (a key is kept forever) and the
+ * answer is the same 400. Each refusal writes one security log line and the MerchantMismatch metric.
  */
 import { CloverHttp } from './clover/client';
 import { exchangeCode } from './clover/oauth';

@@ -25,8 +25,10 @@ export function maskPan(digits: string): string {
 }
 
 export function redact(text: string): string {
+  const skipped = notCardSpans(text);
   return text
-    .replace(PAN_RUN, (run) => {
+    .replace(PAN_RUN, (run, at: number) => {
+      if (skipped(at)) return run;
       const digits = run.replace(/[ -]/g, '');
       return luhnValid(digits) ? maskPan(digits) : run;
     })
@@ -37,6 +39,25 @@ export function redact(text: string): string {
 /** Hex tokens of 32+ characters with a letter (SHA-256 digests, PAKMS keys) and UUIDs. */
 const HEX_TOKEN = /(?<![0-9A-Za-z])(?=[0-9a-f]*[a-f])[0-9a-f]{32,}(?![0-9A-Za-z])/gi;
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+/**
+ * Clover's `ref_num`: the retrieval reference number of ISO 8583 (data element 37), twelve digits
+ * by the networks' convention, in every charge Clover answers (and so in our ledger). A field of that
+ * name holding exactly twelve digits is not a card number: validation refuses 12-digit numbers.
+ */
+const REF_NUM = /\bref_num\\?"\s*:\s*\\?"?(\d{12})(?!\d)/g;
+
+/** Where in `text` digit runs are certainly not card data: hex tokens, UUIDs, `ref_num` values. */
+function notCardSpans(text: string): (at: number) => boolean {
+  const spans: [number, number][] = [];
+  for (const re of [HEX_TOKEN, UUID]) {
+    for (const m of text.matchAll(re)) spans.push([m.index, m.index + m[0].length]);
+  }
+  for (const m of text.matchAll(REF_NUM)) {
+    const start = m.index + m[0].length - m[1]!.length;
+    spans.push([start, start + 12]);
+  }
+  return (at) => spans.some(([from, to]) => at >= from && at < to);
+}
 
 /**
  * Finds card numbers in text: the scanner the leak tests use. A hit is a whole run of 12–19 digits
@@ -44,16 +65,13 @@ const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
  * is certainly not a card number:
  * - inside a long hex token or a UUID: digests and request ids hold Luhn-valid digit runs by chance
  *   (a SHA-256 digest about once in 500), and neither can carry a card number in clear;
+ * - the twelve digits of a `ref_num` field (Clover's retrieval reference number, REF_NUM above);
  * - a single digit repeated (`000000000000`, the local AWS account id in every ARN): no issuer;
  * - 13 digits that start with 1, which read as an epoch-millisecond time from 2001 to 2033: no
  *   brand card validation accepts starts with 1 (shared/card.ts `brandOf`).
  */
 export function findCardNumbers(text: string): string[] {
-  const skipped: [number, number][] = [];
-  for (const re of [HEX_TOKEN, UUID]) {
-    for (const m of text.matchAll(re)) skipped.push([m.index, m.index + m[0].length]);
-  }
-  const inSkipped = (at: number) => skipped.some(([from, to]) => at >= from && at < to);
+  const inSkipped = notCardSpans(text);
   const hits: string[] = [];
   for (const m of text.matchAll(/(?<!\d)\d{12,19}(?!\d)/g)) {
     const run = m[0];

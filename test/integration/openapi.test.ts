@@ -183,6 +183,27 @@ describe('openapi.json', () => {
     expect([...(documented.required ?? [])].sort()).toEqual(required);
   });
 
+  it('declares Cache-Control: no-store and X-Content-Type-Options: nosniff on every response', () => {
+    for (const [path, item] of Object.entries(doc.paths as Schema)) {
+      for (const m of METHODS.filter((x) => item[x])) {
+        for (const [status, response] of Object.entries(item[m].responses as Schema)) {
+          const headers = resolve(response as Schema).headers ?? {};
+          expect(Object.keys(headers), `${m} ${path} ${status}`).toEqual(
+            expect.arrayContaining(['Cache-Control', 'X-Content-Type-Options']),
+          );
+        }
+      }
+    }
+  });
+
+  it('documents every error code of the onboarding routes', () => {
+    const text = JSON.stringify(doc.paths['/v1/oauth/callback']);
+    for (const code of ['merchant_mismatch', 'invalid_state', 'merchant_check_failed', 'oauth_code_rejected']) {
+      expect(text).toContain(code);
+    }
+    expect(doc.paths['/v1/oauth/launch'].get.responses['302']).toBeDefined();
+  });
+
   it('documents the card fields of POST /v1/tokens as the handler reads them', () => {
     const card = resolve({ $ref: '#/components/schemas/TokenRequest' }).properties.card;
     const entries = (TokenRequestSchema.entries.card as unknown as v.ObjectSchema<v.ObjectEntries, undefined>).entries;
@@ -219,6 +240,8 @@ describe('live responses validate against the document', () => {
   async function check(method: string, path: string, r: Res, status: number): Promise<void> {
     expect(r.status, `${method} ${path}: ${JSON.stringify(r.body)}`).toBe(status);
     expect(r.headers.get('request-id')).toBeTruthy();
+    expect(r.headers.get('cache-control'), `${method} ${path} ${status}`).toBe('no-store');
+    expect(r.headers.get('x-content-type-options'), `${method} ${path} ${status}`).toBe('nosniff');
     expect(validate(r.body, responseSchema(method, path, r.status)), `${method} ${path} ${status}`).toEqual([]);
   }
 
@@ -230,6 +253,14 @@ describe('live responses validate against the document', () => {
     const bad = await api('POST', '/v1/tokens', { key: m.publishable_key, body: { card: { ...card, cvv: '1' } } });
     await check('POST', '/v1/tokens', bad, 400);
     await check('GET', '/v1/checkout-config', await api('GET', '/v1/checkout-config'), 401);
+    await check('GET', '/v1/oauth/launch', await api('GET', '/v1/oauth/launch?merchant_id=nope'), 400);
+    await check('GET', '/v1/oauth/callback', await api('GET', '/v1/oauth/callback'), 400);
+    await check(
+      'POST',
+      '/v1/webhooks/clover',
+      await api('POST', '/v1/webhooks/clover', { body: { merchants: {} } }),
+      401,
+    );
   });
 
   it('charges: create, decline, read, list, capture, errors', async () => {

@@ -4,6 +4,7 @@
  */
 
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
@@ -58,19 +59,19 @@ describe('app webhooks', () => {
   });
 
   it('with an auth code configured, an unauthenticated verification is refused and not logged; an authenticated one is answered', async () => {
-    const code = `0d5a2c1e-9b7f-4e21-8c3d-${Date.now().toString().padStart(12, '0').slice(-12)}`;
+    const code = `0d5a2c1e-9b7f-4e21-8c3d-${randomUUID().slice(-12)}`;
     const r = await webhook({ verificationCode: code }, null);
     expect(r.status).toBe(401);
     expect(r.body.error.code).toBe('invalid_webhook_auth');
     const ok = await webhook({ verificationCode: code });
     expect(ok.status).toBe(200);
     expect(ok.body.verification).toBe(true);
-    await new Promise((res) => setTimeout(res, 200));
-    expect(
+    const lines = () =>
       platformLog()
         .split('\n')
-        .filter((l) => l.includes(code)),
-    ).toHaveLength(1);
+        .filter((l) => l.includes(code));
+    for (let i = 0; i < 50 && lines().length === 0; i++) await sleep(100);
+    expect(lines()).toHaveLength(1);
     // Something that is not a verification code is never logged.
     const odd = await webhook({ verificationCode: 'pasted\nfake log line' }, null);
     expect(odd.status).toBe(401);

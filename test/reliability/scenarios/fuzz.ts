@@ -16,6 +16,7 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
 import { luhnValid } from '../../../shared/card';
+import { makeState } from '../../../shared/oauth/state';
 import { accountingTest, ERROR_TYPES, expectCharges, finding, note, scenario } from '../common';
 import { api, CARDS, CVV, cloverRequests, expYear, harness, type Merchant, onboard, type Res, token } from '../harness';
 import { SENT_NUMBERS } from '../leaks';
@@ -46,6 +47,7 @@ interface Targets {
   charge: string;
   session: { id: string; client_secret: string };
   clientId: string;
+  clientSecret: string;
   webhookCode: string;
 }
 
@@ -515,26 +517,63 @@ function routeSpecs(t: Targets): RouteSpec[] {
             fc.string({ maxLength: 30 }),
             fc.integer({ min: 513, max: 3000 }).map((n) => 'c'.repeat(n)),
           ),
+          // A launch state that is never genuine: random, forged (another key), expired, for another
+          // merchant, overlong. It is checked before the code, so even a valid-looking code with it
+          // must not reach Clover.
+          state: fc.oneof(
+            { arbitrary: fc.constant(undefined), weight: 3 },
+            { arbitrary: fc.string({ maxLength: 80 }), weight: 2 },
+            { arbitrary: fc.constant(makeState(t.m.merchant_id, 'not-the-app-secret')), weight: 1 },
+            { arbitrary: fc.constant(makeState(t.m.merchant_id, t.clientSecret, Date.now() - 3_600_000)), weight: 1 },
+            { arbitrary: fc.constant(makeState(t.other.merchant_id, t.clientSecret)), weight: 1 },
+            { arbitrary: fc.integer({ min: 513, max: 2000 }).map((n) => `v1.${'s'.repeat(n)}.x`), weight: 1 },
+          ),
           extra: queryArb(['merchant_id', 'client_id', 'code', 'state']),
         })
         .filter(
           (c) =>
             !(
+              c.state === undefined &&
               c.client === t.clientId &&
               typeof c.merchant === 'string' &&
               /^[A-Z0-9]{13}$/.test(c.merchant) &&
               typeof c.code === 'string' &&
               c.code.length > 0 &&
               c.code.length <= 512
-            ),
+            ) &&
+            // The foreign state is genuine for the other merchant: not with that merchant's id.
+            !(c.merchant === t.other.merchant_id),
         )
         .map((c) => {
           const q = new URLSearchParams();
           if (c.merchant !== undefined) q.set('merchant_id', c.merchant);
           if (c.client !== undefined) q.set('client_id', c.client);
           if (c.code !== undefined) q.set('code', c.code);
-          const extra = c.extra && !/client_id|merchant_id|code/.test(c.extra) ? `&${c.extra}` : '';
+          if (c.state !== undefined) q.set('state', c.state);
+          const extra = c.extra && !/client_id|merchant_id|code|state/.test(c.extra) ? `&${c.extra}` : '';
           return { method: 'GET' as const, path: `/v1/oauth/callback?${q}${extra}`, headers: {} };
+        }),
+    },
+    {
+      name: 'GET /v1/oauth/launch',
+      arb: fc
+        .record({
+          merchant: fc.oneof(
+            fc.constant(t.m.merchant_id),
+            fc.stringMatching(/^[A-Z0-9]{13}$/),
+            fc.string({ maxLength: 20 }),
+            fc.string({ unit: 'binary', maxLength: 20 }),
+            fc.integer({ min: 14, max: 3000 }).map((n) => 'M'.repeat(n)),
+            fc.constant(undefined),
+          ),
+          extra: queryArb(['merchant_id', 'client_id', 'redirect_uri', 'state']),
+          headers: extraHeaders,
+        })
+        .map((c) => {
+          const q = new URLSearchParams();
+          if (c.merchant !== undefined) q.set('merchant_id', c.merchant);
+          const extra = c.extra ? `&${c.extra}` : '';
+          return { method: 'GET' as const, path: `/v1/oauth/launch?${q}${extra}`, headers: c.headers };
         }),
     },
     {
@@ -800,6 +839,7 @@ export function fuzz(): void {
         charge: charge.body.id,
         session: session.body,
         clientId: p.app.client_id,
+        clientSecret: p.app.client_secret,
         webhookCode: p.app.webhook_auth_code,
       };
       specs = routeSpecs(t);
@@ -851,6 +891,8 @@ export function fuzz(): void {
       'POST /v1/checkout-sessions',
       'GET /v1/checkout-sessions/{id}',
       'POST /v1/checkout-sessions/{id}/pay',
+      // Added after the others, so that their seeds (FUZZ_SEED + index) stay what they were.
+      'GET /v1/oauth/launch',
     ];
     it.each(names.map((n, i) => [n, i] as const))(
       '%s: every case answered below 500, errors in the documented shape, Clover never called',

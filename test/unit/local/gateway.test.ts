@@ -201,3 +201,68 @@ describe('local gateway', () => {
     expect(m.status).toBe(403);
   });
 });
+
+describe('the local gateway’s own answers (as infra/api.ts installs them)', () => {
+  it('carry Cache-Control: no-store and nosniff on every Gateway Response, DEFAULT_4XX included', async () => {
+    const answers = [
+      await fetch(`${gw.url}/v1/charges`), // UNAUTHORIZED
+      await fetch(`${gw.url}/v1/charges`, { headers: { Authorization: 'Bearer denied' } }), // ACCESS_DENIED
+      await fetch(`${gw.url}/v2/nothing`), // MISSING_AUTHENTICATION_TOKEN (DEFAULT_4XX)
+    ];
+    expect(answers.map((r) => r.status)).toEqual([401, 403, 403]);
+    for (const r of answers) {
+      expect(r.headers.get('cache-control')).toBe('no-store');
+      expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+      // This gateway has no storefront origins: no CORS, whatever the Origin.
+      expect(r.headers.get('access-control-allow-origin')).toBeNull();
+    }
+  });
+
+  it('name the one storefront origin for CORS and never echo another', async () => {
+    const one = await startGateway({
+      port: 0,
+      storefrontOrigins: ['https://shop.example.com'],
+      load: async () => ({
+        handler: async () => {
+          throw new Error('Unauthorized');
+        },
+      }),
+    });
+    try {
+      const r = await fetch(`${one.url}/v1/charges`, {
+        headers: { Authorization: 'Bearer x', Origin: 'https://evil.example' },
+      });
+      expect(r.status).toBe(401);
+      expect(r.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
+      expect(r.headers.get('vary')).toBe('Origin');
+    } finally {
+      await one.close();
+    }
+  });
+
+  it('refuse web pages on the control plane (Lambda Invoke, the cache flush): 403, no CORS', async () => {
+    for (const headers of [{ Origin: 'https://evil.example' }, { 'Sec-Fetch-Site': 'cross-site' }] as Record<
+      string,
+      string
+    >[]) {
+      const invoke = await fetch(`${gw.url}/2015-03-31/functions/reconciler/invocations`, {
+        method: 'POST',
+        headers,
+        body: '{}',
+      });
+      expect(invoke.status).toBe(403);
+      expect(invoke.headers.get('access-control-allow-origin')).toBeNull();
+      const flush = await fetch(`${gw.url}/restapis/local/stages/local/cache/authorizers`, {
+        method: 'DELETE',
+        headers,
+      });
+      expect(flush.status).toBe(403);
+    }
+    // A tool (no Origin, no Sec-Fetch-Site; or one a user typed: `none`) is served.
+    const tool = await fetch(`${gw.url}/restapis/local/stages/local/cache/authorizers`, {
+      method: 'DELETE',
+      headers: { 'Sec-Fetch-Site': 'none' },
+    });
+    expect(tool.status).toBe(202);
+  });
+});

@@ -72,8 +72,12 @@ describe('findCardNumbers', () => {
     expect(findCardNumbers('arn:aws:sts::000000000000:assumed-role/x')).toEqual([]);
     expect(findCardNumbers('request 0d5a2c1e-9b7f-4e21-8c3d-123456789015 done')).toEqual([]);
     expect(findCardNumbers(`hash a${'5105105105105100'}b${'0'.repeat(46)}`)).toEqual([]);
-    // The same run outside a UUID or a digest is found.
+    // Clover's retrieval reference number (12 digits), as JSON and as JSON inside a log line.
+    expect(findCardNumbers('{"ref_num":"123456789015","x":1}')).toEqual([]);
+    expect(findCardNumbers('"clover":{\\"ref_num\\":\\"123456789015\\"}')).toEqual([]);
+    // The same run outside a UUID, a digest or a ref_num is found, and so is a longer one in ref_num.
     expect(findCardNumbers('id 123456789015')).toEqual(['123456789015']);
+    expect(findCardNumbers('{"ref_num":"4242424242424242"}')).toEqual(['4242424242424242']);
   });
 });
 
@@ -95,6 +99,11 @@ describe('redact', () => {
     expect(redact('pan 378282246310005 x')).toBe('pan 378282…0005 x');
     expect(redact('pan 4222222222222 x')).toBe('pan …2222 x');
     expect(redact('n 123456789015 x')).toBe('n …9015 x');
+  });
+
+  it('leaves request ids and digests alone, as the scanner does', () => {
+    const id = 'request 0d5a2c1e-9b7f-4e21-8c3d-123456789015 done';
+    expect(redact(id)).toBe(id);
   });
 
   it('leaves Luhn-invalid digit runs alone', () => {
