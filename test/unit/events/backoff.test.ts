@@ -27,7 +27,7 @@ describe('webhook retry schedule', () => {
       fc.property(
         fc.integer({ min: 1, max: 20 }),
         fc.integer({ min: 0, max: 80 * 3600 }),
-        fc.double({ min: 0, max: 0.999 }),
+        fc.double({ min: 0, max: 0.999, noNaN: true }),
         (n, nowS, r) => {
           const { nextAttemptAt } = nextAttempt(n, 0, nowS * 1000, { random: () => r });
           if (nextAttemptAt !== null) {
