@@ -12,7 +12,8 @@
  * - MerchantMismatch (Count): an install presented a code of another merchant (shared/onboarding.ts).
  * - WebhookAuthFailures (Count): a webhook POST without the right X-Clover-Auth (functions/webhooks).
  * - UninstallFollowUpsPending (Count): uninstalls whose secret deletion or cache flush failed.
- * - CardDeclines (Count): declined card attempts — emitted by the charge paths (issue 13, the
+ * - CardDeclines (Count): declined card attempts, one per declined charge when its outcome is written
+ *   (shared/payments/charges.ts: charges and session pays, the reconciler included; issue 13, the
  *   card-testing defences), alarmed here against the charge functions' invocations.
  * Derived here from logs by metric filters (no code involved, no dimension):
  * - ApiThrottledRequests, from the access log (status 429: stage throttling or the functions' own

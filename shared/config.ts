@@ -66,6 +66,25 @@ export const config = {
   get reconcilePerMerchant() {
     return Number(env.CLOVER_RECONCILE_PER_MERCHANT ?? 2);
   },
+  /**
+   * Card testing (docs/money.md, "Card testing"): declined attempts a checkout session takes before
+   * it answers 409 `session_blocked` without calling Clover.
+   */
+  get sessionMaxDeclines() {
+    return Number(env.SESSION_MAX_DECLINES ?? 5);
+  },
+  /** Declines per publishable key in one velocity window before pays answer 429 (0: no limit). */
+  get declineLimitPerKey() {
+    return Number(env.DECLINE_LIMIT_PER_KEY ?? 20);
+  },
+  /** Declines per shopper IP (the connection's) in one velocity window before pays answer 429 (0: no limit). */
+  get declineLimitPerIp() {
+    return Number(env.DECLINE_LIMIT_PER_IP ?? 10);
+  },
+  /** The velocity window, in seconds (fixed windows: the counters reset at each multiple of it). */
+  get declineWindowS() {
+    return Number(env.DECLINE_WINDOW_S ?? 600);
+  },
   /** How long a container trusts its cached merchant record and secrets. */
   get cacheTtlMs() {
     return Number(env.CACHE_TTL_MS ?? 60_000);

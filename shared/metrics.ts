@@ -21,6 +21,10 @@ export type MetricName =
   | 'NeedsAttention'
   /** Clover answered 429 to a money call despite the shared budget. */
   | 'CloverRateLimited'
+  /** A card attempt declined (charges and session pays, one per declined charge): the DeclineRate alarm. */
+  | 'CardDeclines'
+  /** A session pay refused before Clover: the session's declines, or the key's or IP's velocity limit. */
+  | 'CardTestingBlocked'
   /** A money call could not get a turn from the shared Clover budget in time (answered 429). */
   | 'CloverBudgetExhausted';
 

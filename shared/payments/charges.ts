@@ -19,6 +19,7 @@ import { config } from '../config';
 import { hooks } from '../hooks';
 import { claimKey, releaseKey } from '../idempotency';
 import { newId } from '../ids';
+import { emitMetric } from '../metrics';
 import { pk, sk } from '../store/keys';
 import { type CardSummary, type ChargeRecord, getCharge } from '../store/ledger';
 import { pendingKeys } from '../store/pending';
@@ -34,6 +35,7 @@ import {
   RECONCILE_GRACE_MS,
   resume,
 } from './operation';
+import { countDecline, type VelocitySubject } from './velocity';
 
 export interface NewCharge {
   source: string;
@@ -43,6 +45,8 @@ export interface NewCharge {
   description: string | null;
   external_reference_id: string | null;
   forwardedFor: string;
+  /** Publishable pays: whose decline velocity a decline counts against. */
+  velocity?: VelocitySubject;
 }
 
 export interface ClaimRef {
@@ -156,22 +160,31 @@ export const chargeKind: Kind<ChargeRecord> = {
     };
     if (!r.checkout_session) {
       await dynamo.send(new UpdateCommand(update));
-      return next;
+    } else {
+      const outcome = res.kind === 'succeeded' ? 'paid' : res.declined ? 'declined' : 'refused';
+      await dynamo.send(
+        new TransactWriteCommand({
+          TransactItems: [{ Update: update }, { Update: sessionOutcome(r, outcome, cond.at) }],
+        }),
+      );
     }
-    await dynamo.send(
-      new TransactWriteCommand({
-        TransactItems: [{ Update: update }, { Update: sessionOutcome(r, next.status === 'succeeded', cond.at) }],
-      }),
-    );
+    // The outcome is written once per charge (conditioned on it being unresolved): so is this.
+    if (res.kind === 'failed' && res.declined) {
+      emitMetric('CardDeclines');
+      if (r.velocity) await countDecline(r.velocity, cond.at);
+    }
     return next;
   },
   answer: async (r) => chargeAnswer(r),
 };
 
-/** A checkout session's charge resolved: paid on success; unlocked (and set to expire in storage) on a failure. */
-function sessionOutcome(ch: ChargeRecord, paid: boolean, at: number) {
+/**
+ * A checkout session's charge resolved: paid on success; unlocked (and set to expire in storage) on
+ * a failure, a decline counted in the same write (card testing: the lock's condition reads it).
+ */
+function sessionOutcome(ch: ChargeRecord, outcome: 'paid' | 'declined' | 'refused', at: number) {
   const Key = { pk: pk.merchant(ch.merchant_id), sk: sk.session(ch.checkout_session ?? '') };
-  if (paid) {
+  if (outcome === 'paid') {
     return {
       TableName: config.tableName,
       Key,
@@ -184,11 +197,12 @@ function sessionOutcome(ch: ChargeRecord, paid: boolean, at: number) {
   return {
     TableName: config.tableName,
     Key,
-    UpdateExpression: 'SET expires_at_epoch = :ttl REMOVE pay_lock',
+    UpdateExpression: `SET expires_at_epoch = :ttl${outcome === 'declined' ? ' ADD declines :one' : ''} REMOVE pay_lock`,
     ConditionExpression: 'pay_lock = :c',
     ExpressionAttributeValues: {
       ':c': ch.id,
       ':ttl': Math.floor(at / 1000) + SESSION_RETENTION_S,
+      ...(outcome === 'declined' ? { ':one': 1 } : {}),
     },
   };
 }
@@ -302,6 +316,7 @@ export function newChargeRecord(
     source: null,
     failure_code: null,
     failure_message: null,
+    ...(input.velocity ? { velocity: { key: input.velocity.key, ip: input.velocity.ip } } : {}),
     clover: { charge_id: null, ref_num: null, auth_code: null, order_id: null },
     created: new Date(now).toISOString(),
     client_key: ref.clientKey,
@@ -331,11 +346,19 @@ async function recordCharge(record: ChargeRecord, now: number): Promise<void> {
           Update: {
             TableName: config.tableName,
             Key: { pk: record.pk, sk: sk.session(record.checkout_session) },
-            // Locked to this charge until it is resolved; kept in storage meanwhile (no TTL).
+            // Locked to this charge until it is resolved; kept in storage meanwhile (no TTL). Only
+            // while it has declines left: the lock and the decline count are one item, so of any
+            // number of concurrent pays no more than SESSION_MAX_DECLINES ever reach Clover declined.
             UpdateExpression: 'SET pay_lock = :c REMOVE expires_at_epoch',
-            ConditionExpression: '#s = :open AND attribute_not_exists(pay_lock) AND expires_at > :now',
+            ConditionExpression:
+              '#s = :open AND attribute_not_exists(pay_lock) AND expires_at > :now AND (attribute_not_exists(declines) OR declines < :maxd)',
             ExpressionAttributeNames: { '#s': 'status' },
-            ExpressionAttributeValues: { ':c': record.id, ':open': 'open', ':now': new Date(now).toISOString() },
+            ExpressionAttributeValues: {
+              ':c': record.id,
+              ':open': 'open',
+              ':now': new Date(now).toISOString(),
+              ':maxd': config.sessionMaxDeclines,
+            },
           },
         },
       ],

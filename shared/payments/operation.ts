@@ -60,6 +60,8 @@ export type Resolution =
       readonly kind: 'failed';
       readonly answer: StoredAnswer;
       readonly cloverChargeId?: string;
+      /** Clover declined the card (not a refusal of the request): counted against card testing. */
+      readonly declined?: true;
       /** Declines only: the decline reason Clover gave, if any. */
       readonly declineCode?: string;
     };
@@ -197,6 +199,7 @@ function resolutionOf(e: Evidence, requestId: string): Resolution {
         ...(e.declineCode ? { decline_code: e.declineCode } : {}),
         request_id: requestId,
       },
+      declined: true,
       ...(e.cloverChargeId ? { cloverChargeId: e.cloverChargeId } : {}),
       ...(e.declineCode ? { declineCode: e.declineCode } : {}),
     };

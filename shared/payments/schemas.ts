@@ -36,7 +36,6 @@ export const CreateSessionSchema = v.strictObject({
 export const PaySessionSchema = v.strictObject({
   client_secret: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
   source: Source,
-  customer_ip: CustomerIp,
 });
 
 export const moneyCodes = {

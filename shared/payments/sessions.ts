@@ -7,6 +7,12 @@
  * decline or refusal unlocks it for another card, and an unknown outcome keeps it locked — a
  * second card can never be charged while the first may have been. Sessions expire in storage
  * (TTL) a week after they expire, unless paid or locked.
+ *
+ * Card testing (docs/money.md): a session counts its declines (`declines`, added in the write that
+ * unlocks it) and takes the lock only while it has fewer than SESSION_MAX_DECLINES, so a session
+ * sends at most that many declined cards to Clover, whatever the concurrency; after that it answers
+ * 409 `session_blocked`. A pay from a publishable key is also checked against the decline velocity
+ * of its key and of the shopper's IP (./velocity.ts) before anything is claimed or sent.
  */
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyResult } from 'aws-lambda';
@@ -16,10 +22,12 @@ import { hooks } from '../hooks';
 import { ApiError, conflict, notFound } from '../http/errors';
 import { findKey } from '../idempotency';
 import { newId, randomString } from '../ids';
+import { emitMetric } from '../metrics';
 import { secretsEqual } from '../secure-compare';
 import { pk, sk } from '../store/keys';
 import { type ChargeRecord, getCharge, getSession, type SessionRecord } from '../store/ledger';
 import { type ClaimRef, createChargeOnce, SESSION_RETENTION_S } from './charges';
+import { checkVelocity, type VelocitySubject } from './velocity';
 
 export const SESSION_LIFETIME_MS = 24 * 3600 * 1000;
 
@@ -69,12 +77,26 @@ function assertOpen(s: SessionRecord, now: number): void {
   if (s.status !== 'open' || Date.parse(s.expires_at) <= now) {
     throw conflict('session_not_open', `This checkout session is ${s.status === 'open' ? 'expired' : s.status}.`);
   }
+  if (isBlocked(s)) {
+    emitMetric('CardTestingBlocked');
+    throw sessionBlocked();
+  }
 }
+
+/** Pure: the session has taken all the declines it may. */
+export const isBlocked = (s: Pick<SessionRecord, 'declines'>, max = config.sessionMaxDeclines): boolean =>
+  (s.declines ?? 0) >= max;
+
+export const sessionBlocked = (): ApiError =>
+  conflict(
+    'session_blocked',
+    'This checkout session has had too many declined payments and takes no more; start a new checkout.',
+  );
 
 export async function paySession(
   ref: ClaimRef,
   sessionId: string,
-  input: { client_secret: string; source: string; forwardedFor: string },
+  input: { client_secret: string; source: string; forwardedFor: string; velocity?: VelocitySubject },
   ensureMerchant: () => Promise<unknown>,
 ): Promise<APIGatewayProxyResult> {
   const now = hooks.now();
@@ -88,6 +110,7 @@ export async function paySession(
   if (!prior) {
     assertOpen(session, now);
     if (session.pay_lock) throw paymentInProgress(session.pay_lock);
+    if (input.velocity) await checkVelocity(input.velocity, now);
   }
   return createChargeOnce(
     ref,
@@ -99,6 +122,7 @@ export async function paySession(
       description: session.description,
       external_reference_id: session.external_reference_id,
       forwardedFor: input.forwardedFor,
+      ...(input.velocity ? { velocity: input.velocity } : {}),
     },
     ensureMerchant,
     {

@@ -10,6 +10,9 @@ export const pk = {
   oauthState: (nonce: string) => `OAUTHSTATE#${nonce}`,
   /** Global counters: unauthenticated webhook verification posts per minute. */
   webhookVerification: 'WEBHOOK#VERIFICATION',
+  /** Declines per publishable key / per shopper IP, in fixed windows (shared/payments/velocity.ts). */
+  velocityKey: (keyId: string) => `VELOCITY#KEY#${keyId}`,
+  velocityIp: (ip: string) => `VELOCITY#IP#${ip}`,
 };
 
 export const sk = {
@@ -18,6 +21,8 @@ export const sk = {
   apiKey: 'APIKEY',
   oauthState: 'STATE',
   window: (epochMinute: number) => `WINDOW#${epochMinute}`,
+  /** A velocity window, by the epoch second it starts at. */
+  velocityWindow: (startS: number) => `WINDOW#${startS}`,
   merchantKey: (keyId: string) => `KEY#${keyId}`,
   /** An audit record of a key's creation or revocation (shared/store/api-keys.ts). */
   audit: (atIso: string, unique: string) => `AUDIT#${atIso}#${unique}`,
@@ -41,6 +46,7 @@ export const leadingKeys = {
   oauthStates: 'OAUTHSTATE#*',
   webhookVerification: 'WEBHOOK#VERIFICATION',
   merchantsIndex: 'MERCHANTS',
+  velocity: 'VELOCITY#*',
 } as const;
 
 /**

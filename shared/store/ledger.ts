@@ -95,6 +95,8 @@ export interface ChargeRecord extends OperationState {
   failure_code: string | null;
   failure_message: string | null;
   decline_code?: string | null;
+  /** A session pay's publishable key id and shopper IP, whose decline velocity a decline counts against. */
+  velocity?: { key: string; ip: string };
   clover: CloverRefs;
   /** The capture under way (its id): no other capture, and no void, meanwhile. */
   capture_lock?: string;
@@ -158,6 +160,8 @@ export interface SessionRecord {
   charge: string | null;
   /** The charge of the payment under way; no other pay meanwhile. */
   pay_lock?: string;
+  /** Declined pays so far; at `SESSION_MAX_DECLINES` the session takes no more (409 `session_blocked`). */
+  declines?: number;
   expires_at: string;
   /** TTL (epoch s): an unpaid session is deleted a while after it expired; a locked or paid one is kept. */
   expires_at_epoch?: number;

@@ -204,6 +204,14 @@ describe('openapi.json', () => {
     expect(doc.paths['/v1/oauth/launch'].get.responses['302']).toBeDefined();
   });
 
+  it('documents the card-testing answers of the pay route', () => {
+    const pay = doc.paths['/v1/checkout-sessions/{id}/pay'].post;
+    expect(JSON.stringify(pay.responses['409'])).toContain('session_blocked');
+    expect(JSON.stringify(pay.responses['400'])).toContain('customer_ip');
+    expect(JSON.stringify(pay.responses['429'])).toContain('rate_limited');
+    expect(resolve({ $ref: '#/components/schemas/PayCheckoutSessionRequest' }).properties.customer_ip).toBeUndefined();
+  });
+
   it('documents the card fields of POST /v1/tokens as the handler reads them', () => {
     const card = resolve({ $ref: '#/components/schemas/TokenRequest' }).properties.card;
     const entries = (TokenRequestSchema.entries.card as unknown as v.ObjectSchema<v.ObjectEntries, undefined>).entries;
