@@ -8,22 +8,26 @@ import { appConfig } from '../../shared/secrets/app-config';
 import { takeVerificationSlot } from '../../shared/store/webhook-verifications';
 import { handleWebhook, logVerificationCode, verificationCodeOf, webhookAuth } from '../../shared/webhooks';
 
-/** Before refusing, the app secret is re-read (at most once per this many seconds): a code just set or rotated counts at once. */
+/** At most one forced re-read of the app secret per container per this many seconds, however many requests are refused. */
 const REFETCH_AFTER_S = 5;
 
 export const handler = httpHandler({
   'POST /v1/webhooks/clover': async ({ event }) => {
     const body = parseJsonObject(event);
     const given = header(event, 'x-clover-auth');
+    const verification = verificationCodeOf(body);
     let auth = webhookAuth((await appConfig()).webhook_auth_code, given);
-    if (auth !== 'authenticated')
+    // Before refusing a request that could be right with a newer app secret — it presents a code
+    // (ops may just have set or rotated it), or it is the handshake while a code is cached (ops may
+    // just have emptied it to re-verify) — re-read the secret, at most once per REFETCH_AFTER_S.
+    if ((given !== undefined && auth !== 'authenticated') || (verification !== null && auth === 'refused')) {
       auth = webhookAuth((await appConfig({ refetchAfterS: REFETCH_AFTER_S })).webhook_auth_code, given);
+    }
 
     if (auth === 'authenticated') return json(200, { received: true, ...(await handleWebhook(body)) });
 
     // The set-up handshake comes before Clover has issued the auth code: taken only while none is
     // configured, a few a minute, one log line each.
-    const verification = verificationCodeOf(body);
     if (auth === 'unconfigured' && verification !== null) {
       if (!(await takeVerificationSlot())) {
         throw new ApiError(
