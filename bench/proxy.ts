@@ -126,7 +126,8 @@ export async function startCountingProxy(opts: {
           // not JSON: forward as is
         }
       }
-      const headers = { ...req.headers, host: target.host, 'content-length': String(body.length) };
+      // The Host header is kept as the client signed it (SigV4 covers it).
+      const headers = { ...req.headers, 'content-length': String(body.length) };
       const upstream = http.request(
         { host: target.hostname, port: target.port, path: req.url, method: req.method, headers, agent },
         (up) => {

@@ -206,7 +206,10 @@ async function main(): Promise<void> {
     functions,
     platform: {
       emulatorUrl,
-      dynamodbEndpoint: p.dynamodbEndpoint,
+      // The counting proxy adds ReturnConsumedCapacity to each request, which a SigV4-verifying
+      // endpoint rightly refuses (the body no longer matches its signature): count at DynamoDB
+      // Local itself, behind the platform's IAM endpoint.
+      dynamodbEndpoint: p.dynamodb.endpoint,
       secretsManagerUrl: p.secretsManagerUrl,
     },
     merchants: Object.fromEntries(
