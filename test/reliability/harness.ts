@@ -137,6 +137,9 @@ export async function startHarness(): Promise<Harness> {
       CLOVER_TIMEOUT_MS: String(CLOVER_TIMEOUT_MS),
       LOG_LEVEL: 'DEBUG',
       EVENTS_RETRY_SCALE: '0.005',
+      // The emulator's lists do not lag here (no list_lag_ms): a lookup that finds nothing may
+      // count as settled a second after the last send, not after production's 60 s.
+      CLOVER_LIST_SETTLE_MS: '1000',
     },
     scheduleEveryMs: { 'event-deliverer': 250 },
     port,

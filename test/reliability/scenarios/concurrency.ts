@@ -67,22 +67,25 @@ export function concurrency(): void {
       // Each function runs in execution environments of its own (one request at a time each), so
       // warm BURST of them first: a cold start on a busy 2-core machine can outlast Clover's delay.
       await Promise.all(Array.from({ length: BURST }, () => api('GET', '/v1/charges?limit=1', { key: m.secret_key })));
-      // Clover takes 1.5 s over the first one: the others arrive while it is still running.
-      await setFault({ path: '/v1/charges', method: 'POST', delay_ms: 1500, after_effect: true });
+      // Clover takes 800 ms over the first one (under the 2 s Clover timeout): the others arrive
+      // while it is still running.
+      await setFault({ path: '/v1/charges', method: 'POST', delay_ms: 800, after_effect: true });
       const burst = await Promise.all(Array.from({ length: BURST }, send)).finally(clearFaults);
       note(`identical charges: ${JSON.stringify(statuses(burst))}`);
       expect(burst.filter((r) => r.status === 409).length, 'duplicates told 409 while the first runs').toBeGreaterThan(
         0,
       );
       for (const r of burst) {
-        expect([201, 409], r.text).toContain(r.status);
+        // 504: the one that called Clover met its timeout on a loaded machine — pending and named.
+        expect([201, 409, 504], r.text).toContain(r.status);
+        if (r.status === 504) expect(r.body.error.charge, 'the pending charge is named').toBeTruthy();
         if (r.status === 409) {
           expectErrorShape(r, 'in-progress duplicate');
           expect(r.body.error.code).toBe('idempotency_in_progress');
           expect(r.headers['retry-after']).toBe('1');
         }
       }
-      const settled = await Promise.all(burst.map((r) => (r.status === 409 ? untilSettled(send) : r)));
+      const settled = await Promise.all(burst.map((r) => (r.status === 201 ? r : untilSettled(send))));
       const ids = new Set(settled.map((r) => r.body.id));
       expect(ids.size, 'one charge id for every answer').toBe(1);
       expect(settled.every((r) => r.status === 201)).toBe(true);
@@ -108,7 +111,9 @@ export function concurrency(): void {
       note(`same key, other bodies: ${JSON.stringify(statuses(burst))}`);
       const won = burst.map((r, i) => [r, i] as const).filter(([r]) => r.status === 201);
       expect(won.length, 'at most one winner').toBeLessThanOrEqual(1);
-      for (const r of burst) if (r.status !== 201) expect([409, 422], r.text).toContain(r.status);
+      // The winner may also have met Clover's timeout (504, pending, named); the others are refused.
+      expect(burst.filter((r) => r.status === 201 || r.status === 504).length, 'one winner').toBeLessThanOrEqual(1);
+      for (const r of burst) if (r.status !== 201 && r.status !== 504) expect([409, 422], r.text).toContain(r.status);
       // Once settled: the winner's body is replayed, every other body is a reuse.
       const again = await Promise.all(Array.from({ length: BURST }, (_, i) => untilSettled(() => send(i))));
       const winners = again.filter((r) => r.status === 201);
@@ -135,7 +140,11 @@ export function concurrency(): void {
         });
       const first = await Promise.all(sources.map((_, i) => send(i)));
       note(`24 keys at once, first answers: ${JSON.stringify(statuses(first))}`);
-      for (const r of first) expect(r.status, r.text).toBeLessThan(500);
+      // Below 500, or Clover's timeout met under load: 504 with the pending charge named (docs/money.md).
+      for (const r of first) {
+        if (r.status === 504) expect(r.body.error.charge, r.text).toBeTruthy();
+        else expect(r.status, r.text).toBeLessThan(500);
+      }
       const settled = await Promise.all(first.map((r, i) => (r.status === 201 ? r : untilSettled(() => send(i), 30))));
       for (const r of settled) expect(r.status, r.text).toBe(201);
       expectCharges(n);
