@@ -8,7 +8,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { beforeAll, expect, it } from 'vitest';
-import { flushAuthorizerCache } from '../../../shared/authorizer-cache';
 import { createApiKey, revokeApiKey } from '../../../shared/store/api-keys';
 import { accountingTest, expectCharges, expectErrorShape, scenario } from '../common';
 import { api, cloverRequests, expYear, harness, type Merchant, newKey, onboard, type Res, token } from '../harness';
@@ -51,8 +50,10 @@ export function access(): void {
       expect((await api('GET', '/v1/checkout-config', { key: revokedPk })).status).toBe(200);
       expect(await revokeApiKey({ key: revoked })).not.toBeNull();
       expect(await revokeApiKey({ key: revokedPk })).not.toBeNull();
-      // As `npm run keys -- revoke` does: API Gateway's FlushStageAuthorizersCache, signed as the operator.
-      await flushAuthorizerCache();
+      const flush = await fetch(`${harness().platform.gatewayUrl}/restapis/local/stages/local/cache/authorizers`, {
+        method: 'DELETE',
+      });
+      expect(flush.status).toBe(202);
     });
 
     /** Every route that takes a secret key, with a body that would otherwise be fine. */
@@ -200,16 +201,17 @@ export function access(): void {
     });
 
     it('secret comparisons are constant-time (crypto.timingSafeEqual), and every secret compared goes through them', () => {
-      // Wherever secretsEqual lives, the webhook handler and checkout sessions import it from there.
+      // Wherever secretsEqual lives, the webhook check (shared/webhooks.ts, which the handler calls)
+      // and checkout sessions import it from there.
       const importOf = (file: string) => {
         const m = /import \{[^}]*\bsecretsEqual\b[^}]*\} from '([^']+)'/.exec(readFileSync(file, 'utf8'));
         expect(m, `${file} imports secretsEqual`).not.toBeNull();
         return resolve(dirname(file), `${m![1]}.ts`);
       };
-      // The webhook code is compared in shared/webhooks.ts (functions/webhooks calls it).
-      const webhookHandler = 'shared/webhooks.ts';
+      const webhookHandler = 'functions/webhooks/index.ts';
+      const webhookAuth = 'shared/webhooks.ts';
       const sessionsFile = 'shared/payments/sessions.ts';
-      const impl = importOf(webhookHandler);
+      const impl = importOf(webhookAuth);
       expect(importOf(sessionsFile)).toBe(impl);
       const source = readFileSync(impl, 'utf8');
       const fn = /export function secretsEqual[\s\S]*?\n}/.exec(source)?.[0] ?? '';
@@ -220,9 +222,12 @@ export function access(): void {
       expect(fn).toMatch(/createHash\('sha256'\)\.update\(a\)/);
       expect(fn).toMatch(/createHash\('sha256'\)\.update\(b\)/);
       expect(fn).not.toMatch(/\ba\s*[!=]==?\s*b\b/);
+      const auth = readFileSync(webhookAuth, 'utf8');
+      expect(auth).toMatch(/secretsEqual\(given, configuredCode\)/);
+      expect(auth).not.toMatch(/configuredCode\s*[!=]==\s*given|given\s*[!=]==\s*configuredCode/);
       const handler = readFileSync(webhookHandler, 'utf8');
-      expect(handler).toMatch(/secretsEqual\(given, app\.webhook_auth_code\)/);
-      expect(handler).not.toMatch(/webhook_auth_code\s*[!=]==|[!=]==\s*app\.webhook_auth_code/);
+      expect(handler).toMatch(/webhookAuth\(\(await appConfig\(\)\)\.webhook_auth_code, given\)/);
+      expect(handler).not.toMatch(/webhook_auth_code\s*[!=]==|[!=]==\s*\S*webhook_auth_code/);
       const sessions = readFileSync(sessionsFile, 'utf8');
       expect(sessions).toMatch(/secretsEqual\(input\.client_secret, session\.client_secret\)/);
       expect(sessions).not.toMatch(/client_secret\s*[!=]==/);
