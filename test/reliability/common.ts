@@ -94,6 +94,21 @@ export async function reconcileAll(): Promise<void> {
   }
 }
 
+/**
+ * Quiescence for the accounting: the reconciler until nothing it examines is left unresolved. An
+ * operation whose request still holds its lease (a Lambda that outlived a dependency outage) is
+ * taken only once the lease runs out, so unresolved items are waited for — 60 s at most.
+ */
+async function reconcileUntilQuiet(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const report = await reconcile();
+    const unresolved = Number(report.examined ?? 0) - Number(report.resolved ?? 0);
+    if (!report.examined || unresolved <= 0 || Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
 export interface Accounting {
   cloverCharges: number;
   lost: string[];
@@ -106,7 +121,7 @@ export interface Accounting {
  * charge that says Clover made it exists at Clover; nothing is left pending.
  */
 export async function account(merchantIds: string[]): Promise<Accounting> {
-  await reconcileAll();
+  await reconcileUntilQuiet();
   const out: Accounting = { cloverCharges: 0, lost: [], pending: [] };
   for (const id of merchantIds) {
     const [clover, ledger, refunds, captures] = await Promise.all([
