@@ -201,15 +201,17 @@ export function access(): void {
     });
 
     it('secret comparisons are constant-time (crypto.timingSafeEqual), and every secret compared goes through them', () => {
-      // Wherever secretsEqual lives, the webhook handler and checkout sessions import it from there.
+      // Wherever secretsEqual lives, the webhook check (shared/webhooks.ts, which the handler calls)
+      // and checkout sessions import it from there.
       const importOf = (file: string) => {
         const m = /import \{[^}]*\bsecretsEqual\b[^}]*\} from '([^']+)'/.exec(readFileSync(file, 'utf8'));
         expect(m, `${file} imports secretsEqual`).not.toBeNull();
         return resolve(dirname(file), `${m![1]}.ts`);
       };
       const webhookHandler = 'functions/webhooks/index.ts';
+      const webhookAuth = 'shared/webhooks.ts';
       const sessionsFile = 'shared/payments/sessions.ts';
-      const impl = importOf(webhookHandler);
+      const impl = importOf(webhookAuth);
       expect(importOf(sessionsFile)).toBe(impl);
       const source = readFileSync(impl, 'utf8');
       const fn = /export function secretsEqual[\s\S]*?\n}/.exec(source)?.[0] ?? '';
@@ -220,9 +222,12 @@ export function access(): void {
       expect(fn).toMatch(/createHash\('sha256'\)\.update\(a\)/);
       expect(fn).toMatch(/createHash\('sha256'\)\.update\(b\)/);
       expect(fn).not.toMatch(/\ba\s*[!=]==?\s*b\b/);
+      const auth = readFileSync(webhookAuth, 'utf8');
+      expect(auth).toMatch(/secretsEqual\(given, configuredCode\)/);
+      expect(auth).not.toMatch(/configuredCode\s*[!=]==\s*given|given\s*[!=]==\s*configuredCode/);
       const handler = readFileSync(webhookHandler, 'utf8');
-      expect(handler).toMatch(/secretsEqual\(given, app\.webhook_auth_code\)/);
-      expect(handler).not.toMatch(/webhook_auth_code\s*[!=]==|[!=]==\s*app\.webhook_auth_code/);
+      expect(handler).toMatch(/webhookAuth\(\(await appConfig\(\)\)\.webhook_auth_code, given\)/);
+      expect(handler).not.toMatch(/webhook_auth_code\s*[!=]==|[!=]==\s*\S*webhook_auth_code/);
       const sessions = readFileSync(sessionsFile, 'utf8');
       expect(sessions).toMatch(/secretsEqual\(input\.client_secret, session\.client_secret\)/);
       expect(sessions).not.toMatch(/client_secret\s*[!=]==/);
